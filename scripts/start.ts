@@ -1,0 +1,69 @@
+import { pathToFileURL } from 'node:url';
+import { config, ConfigError } from '../src/lib/server/config.ts';
+import { runShutdownHooks } from '../src/lib/server/lifecycle.ts';
+import {
+  createSiteServer,
+  stopServer,
+  type RequestListener,
+} from '../src/lib/server/node-server.ts';
+import { buildIfStale, SERVER_ENTRY } from './build-if-stale.ts';
+import { migrateConfiguredDatabase } from './migrate.ts';
+
+/**
+ * `npm start`: build when `dist/` is missing or stale, apply pending migrations, then serve
+ * the built site until SIGTERM or SIGINT, which stop it gracefully (exit status 0).
+ */
+const STOP_GRACE_MS = 8_000;
+
+let settings;
+try {
+  settings = config();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+const { logger } = await import('../src/lib/server/logger.ts');
+
+buildIfStale();
+const applied = await migrateConfiguredDatabase();
+if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+
+// The adapter would otherwise start its own server on import; this one wraps its handler.
+process.env.ASTRO_NODE_AUTOSTART = 'disabled';
+const entry = (await import(pathToFileURL(SERVER_ENTRY).href)) as { handler: RequestListener };
+const server = createSiteServer({ handler: entry.handler, logger });
+
+server.on('error', (error) => {
+  logger.fatal({ err: error.message }, 'the server could not start');
+  process.exit(1);
+});
+server.listen(settings.PORT, settings.HOST, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.PORT;
+  logger.info(
+    {
+      url: `http://${settings.HOST}:${port}`,
+      database: settings.DATABASE_URL ? 'postgres' : 'pglite',
+    },
+    'listening',
+  );
+});
+
+let stopping = false;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: finishing requests in flight');
+  await stopServer(server, STOP_GRACE_MS);
+  try {
+    await runShutdownHooks();
+  } catch (error) {
+    logger.error({ err: String(error) }, 'error while closing the database');
+  }
+  logger.info('stopped');
+  logger.flush();
+  process.exit(0);
+}
+process.once('SIGTERM', (signal) => void stop(signal));
+process.once('SIGINT', (signal) => void stop(signal));

@@ -1,0 +1,117 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { createPGlitePool } from './pglite-pool.ts';
+import type { Database } from './types.ts';
+
+export type Backend = 'postgres' | 'pglite';
+
+export interface DatabaseOptions {
+  /** A postgres:// URL; without one the embedded PGlite database under `dataDir` is used. */
+  databaseUrl?: string | undefined;
+  poolSize?: number;
+  /** PGlite's data directory, or `memory://` for a throwaway database. */
+  dataDir?: string;
+  /** Called when an idle pooled connection fails, for example when the server goes away. */
+  onIdleError?: (error: Error) => void;
+}
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  backend: Backend;
+  /** Closes the pool, or the embedded database after its pending work. */
+  close(): Promise<void>;
+}
+
+/**
+ * How long a caller waits for a PostgreSQL connection before the request fails with 503,
+ * so that an outage is reported within seconds instead of hanging requests.
+ */
+const CONNECT_TIMEOUT_MS = 3_000;
+
+export function openDatabase(options: DatabaseOptions): DatabaseHandle {
+  if (options.databaseUrl) {
+    const { databaseUrl, poolSize = 10, onIdleError } = options;
+    const dialect = new PostgresDialect({
+      pool: async () => {
+        const pool = new pg.Pool({
+          connectionString: databaseUrl,
+          max: poolSize,
+          connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+          idleTimeoutMillis: 30_000,
+          keepAlive: true,
+        });
+        // An idle client that loses its server emits 'error' on the pool; without a
+        // listener that would crash the process. The pool drops the client by itself and
+        // opens a new one when the server is back.
+        pool.on('error', (error) => onIdleError?.(error));
+        return pool;
+      },
+    });
+    const db = new Kysely<Database>({ dialect });
+    return { db, backend: 'postgres', close: () => db.destroy() };
+  }
+
+  const dataDir = options.dataDir ?? './data';
+  const dialect = new PostgresDialect({
+    pool: async () => createPGlitePool(await PGlite.create(dataDir)),
+  });
+  const db = new Kysely<Database>({ dialect });
+  return { db, backend: 'pglite', close: () => db.destroy() };
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|database is unavailable/i;
+
+/**
+ * True when an error means the database cannot be reached, as opposed to a query that the
+ * database refused. Such errors become 503 responses and clear up when the database is back.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
+      return true;
+    }
+    if (UNAVAILABLE_MESSAGES.test(current.message)) return true;
+    if (current instanceof AggregateError && current.errors.some(isDatabaseUnavailable)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+export class DatabaseTimeoutError extends Error {
+  override name = 'DatabaseTimeoutError';
+  constructor() {
+    super('The database is unavailable: it did not answer in time.');
+  }
+}
+
+/** Resolves when the database answers a trivial query within `timeoutMs`, rejects otherwise. */
+export async function pingDatabase(db: Kysely<Database>, timeoutMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseTimeoutError()), timeoutMs);
+  });
+  try {
+    await Promise.race([sql`select 1`.execute(db), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,20 @@
+import { config } from '../config.ts';
+import { onShutdown } from '../lifecycle.ts';
+import { logger } from '../logger.ts';
+import { openDatabase } from './connect.ts';
+
+export type { Database } from './types.ts';
+export { isDatabaseUnavailable, pingDatabase } from './connect.ts';
+
+const settings = config();
+const handle = openDatabase({
+  databaseUrl: settings.DATABASE_URL,
+  poolSize: settings.DB_POOL_SIZE,
+  dataDir: settings.DATA_DIR,
+  onIdleError: (error) => logger.warn({ err: error.message }, 'database connection lost'),
+});
+onShutdown(handle.close);
+
+/** The process's one database handle (a `pg` pool, or the embedded PGlite database). */
+export const db = handle.db;
+export const databaseBackend = handle.backend;

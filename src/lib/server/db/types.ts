@@ -1,0 +1,40 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** The database as Kysely sees it: one interface per table, named after the table. */
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  items: ItemsTable;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  /** As the user typed it, after NFKC normalization. */
+  username: string;
+  /** NFKC and lower case: the unique key that makes `Alice` and `alice` one name. */
+  username_key: string;
+  password_hash: string;
+  is_active: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  last_login_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface SessionsTable {
+  /** SHA-256 (hex) of the cookie's token; the token itself is never stored. */
+  id: string;
+  user_id: number;
+  expires_at: Date;
+}
+
+export interface ItemsTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  amount: number;
+  description: ColumnType<string, string | undefined, string>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type ItemRow = Selectable<ItemsTable>;

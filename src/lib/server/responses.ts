@@ -1,0 +1,54 @@
+/**
+ * Small, final responses the request pipeline answers by itself (the database is down, an
+ * unexpected error). They must not need the database or the page renderer.
+ */
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  fields?: Record<string, string[]>;
+}
+
+export function jsonError(status: number, error: ErrorBody, headers?: HeadersInit): Response {
+  const response = new Response(JSON.stringify({ error }), {
+    status,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+  });
+  for (const [name, value] of new Headers(headers)) response.headers.set(name, value);
+  return response;
+}
+
+/** True when the client is a browser asking for a page rather than a program asking for data. */
+export function prefersHtml(request: Request): boolean {
+  const accept = request.headers.get('accept') ?? '';
+  const html = accept.indexOf('text/html');
+  if (html === -1) return false;
+  const json = accept.indexOf('application/json');
+  const xml = accept.indexOf('application/xml');
+  return (json === -1 || html < json) && (xml === -1 || html < xml);
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A plain page in the site's look, for when rendering a real page is not possible. */
+export function plainPage(status: number, title: string, message: string): Response {
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · Pacil Inventory</title><link rel="stylesheet" href="/site.css"></head>
+<body><main class="page narrow"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>
+<p><a href="/">Back to the inventory</a></p></main></body></html>`;
+  return new Response(body, {
+    status,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
+  });
+}
+
+const UNAVAILABLE_MESSAGE = 'The database is unavailable right now. Please try again in a moment.';
+
+export function databaseUnavailable(request: Request): Response {
+  const response = prefersHtml(request)
+    ? plainPage(503, 'Temporarily unavailable', UNAVAILABLE_MESSAGE)
+    : jsonError(503, { code: 'database_unavailable', message: UNAVAILABLE_MESSAGE });
+  response.headers.set('Retry-After', '5');
+  return response;
+}

@@ -1,0 +1,80 @@
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/lib/server/db/connect.ts';
+import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+describe.each(BACKENDS)('migrations on %s', (backend) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('create the schema from empty, and a re-run applies nothing', async () => {
+    database = await createTestDatabase(backend, { migrated: false });
+    const first = await migrateToLatest(database.db);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.every((result) => result.status === 'Success')).toBe(true);
+
+    const tables = await sql<{ table_name: string }>`
+      select table_name from information_schema.tables
+      where table_schema = 'public' order by table_name`.execute(database.db);
+    expect(tables.rows.map((row) => row.table_name)).toEqual(
+      expect.arrayContaining(['items', 'sessions', 'users']),
+    );
+
+    expect(await migrateToLatest(database.db)).toEqual([]);
+  });
+
+  it('enforce the schema rules: amount range, name length, case-insensitive usernames, cascade', async () => {
+    database = await createTestDatabase(backend);
+    const { db } = database;
+    const { id: userId } = await db
+      .insertInto('users')
+      .values({ username: 'Alice', username_key: 'alice', password_hash: 'x' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+
+    await expect(
+      db
+        .insertInto('users')
+        .values({ username: 'alice', username_key: 'alice', password_hash: 'y' })
+        .execute(),
+    ).rejects.toMatchObject({ code: '23505' });
+
+    for (const amount of [-1, 2147483648]) {
+      await expect(
+        db.insertInto('items').values({ user_id: userId, name: 'n', amount }).execute(),
+      ).rejects.toBeTruthy();
+    }
+    await expect(
+      db.insertInto('items').values({ user_id: userId, name: '', amount: 1 }).execute(),
+    ).rejects.toMatchObject({ code: '23514' });
+    await db
+      .insertInto('items')
+      .values({ user_id: userId, name: 'x'.repeat(255), amount: 2147483647 })
+      .execute();
+
+    await db.deleteFrom('users').where('id', '=', userId).execute();
+    const left = await db.selectFrom('items').select('id').execute();
+    expect(left).toEqual([]);
+  });
+});
+
+describe.runIf(BACKENDS.includes('postgres'))('migrations on postgres, concurrently', () => {
+  it('two processes migrating the same empty database at once both succeed, once', async () => {
+    const database = await createTestDatabase('postgres', { migrated: false });
+    const second = openDatabase({ databaseUrl: database.url, poolSize: 2 });
+    try {
+      const [a, b] = await Promise.all([migrateToLatest(database.db), migrateToLatest(second.db)]);
+      const applied = [...a, ...b].filter((result) => result.status === 'Success');
+      const names = new Set(applied.map((result) => result.migrationName));
+      expect(applied.length).toBe(names.size);
+      expect(await migrateToLatest(database.db)).toEqual([]);
+    } finally {
+      await second.close();
+      await database.drop();
+    }
+  });
+});

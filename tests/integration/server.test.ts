@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  urlForDatabase,
+} from '../helpers/database.ts';
+import { runScript, startServer } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
+
+const dataDirs: string[] = [];
+function tempDataDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pacil-data-'));
+  dataDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (await check()) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+async function healthStatus(url: string): Promise<number> {
+  try {
+    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(4_000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+describe('the production server on the embedded database', () => {
+  it('answers /healthz, keeps its data across a restart, and stops cleanly on SIGTERM', async () => {
+    const dataDir = tempDataDir();
+    const first = await startServer({ DATA_DIR: dataDir });
+    const health = await fetch(`${first.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(health.headers.get('x-frame-options')).toBe('DENY');
+    expect(first.output()).toContain('applied migrations');
+
+    // A keep-alive connection left open must not hold the stop up.
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) =>
+      http
+        .get(`${first.url}/healthz`, { agent }, (res) => res.resume().on('end', resolve))
+        .on('error', reject),
+    );
+    const stopped = await first.stop('SIGTERM');
+    agent.destroy();
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(10_000);
+
+    const second = await startServer({ DATA_DIR: dataDir });
+    // The schema was kept: nothing left to migrate.
+    expect(second.output()).not.toContain('applied migrations');
+    expect((await second.stop('SIGINT')).code).toBe(0);
+  });
+
+  it('refuses to start with a bad setting, naming the variable', async () => {
+    const result = await runScript('scripts/start.ts', { PORT: 'abc' });
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('PORT');
+    expect(result.output).not.toContain('    at ');
+  });
+});
+
+describe.runIf(process.env.TEST_DATABASE_URL)('the production server on PostgreSQL', () => {
+  it('answers 503 while the database is cut off and recovers by itself', async () => {
+    const name = await createPostgresDatabase();
+    const target = new URL(urlForDatabase(name));
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(target);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const server = await startServer({ DATABASE_URL: viaProxy.toString() });
+    try {
+      expect(server.output()).toContain('"database":"postgres"');
+      expect(await healthStatus(server.url)).toBe(200);
+
+      await proxy.cut();
+      const downAfter = await waitFor(async () => (await healthStatus(server.url)) === 503, 5_000);
+      expect(downAfter).toBeLessThan(5_000);
+      const page = await fetch(`${server.url}/healthz`);
+      expect(page.status).toBe(503);
+      expect(server.process.exitCode).toBeNull();
+
+      await proxy.restore();
+      const upAfter = await waitFor(async () => (await healthStatus(server.url)) === 200, 10_000);
+      expect(upAfter).toBeLessThan(10_000);
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+      await proxy.cut();
+      await dropPostgresDatabase(name);
+    }
+  });
+});
