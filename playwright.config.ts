@@ -61,6 +61,9 @@ export default defineConfig({
       PORT: process.env.E2E_PORT,
       DATA_DIR: process.env.E2E_DATA_DIR,
       LOG_LEVEL: 'warn',
+      // Tests give each case its own client address through X-Forwarded-For, so that the
+      // per-address sign-in and registration limits count each case on its own.
+      TRUST_PROXY: 'true',
     },
   },
 });

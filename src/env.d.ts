@@ -4,5 +4,12 @@ declare namespace App {
   interface Locals {
     /** Set by the Node front for every request; shown on error pages and in the log. */
     requestId: string;
+    /** The client's address (see request-info.ts), for throttling. */
+    clientAddress: string;
+    /** True over HTTPS: cookies are then Secure. */
+    secure: boolean;
+    /** The signed-in user and their session, or null for anonymous requests. */
+    user: import('lucia').User | null;
+    session: import('lucia').Session | null;
   }
 }

@@ -52,3 +52,37 @@ export function databaseUnavailable(request: Request): Response {
   response.headers.set('Retry-After', '5');
   return response;
 }
+
+/** 405 with the methods the route does answer. */
+export function methodNotAllowed(request: Request, allow: readonly string[]): Response {
+  const message = `This address answers ${allow.join(', ')} only.`;
+  const response = prefersHtml(request)
+    ? plainPage(405, 'Method not allowed', message)
+    : jsonError(405, { code: 'method_not_allowed', message });
+  response.headers.set('Allow', allow.join(', '));
+  return response;
+}
+
+/** A client's unreadable request (bad body, wrong type, too large), answered in its format. */
+export function clientProblem(
+  request: Request,
+  problem: { status: number; code: string; message: string },
+): Response {
+  return prefersHtml(request)
+    ? plainPage(problem.status, 'The request could not be read', problem.message)
+    : jsonError(problem.status, { code: problem.code, message: problem.message });
+}
+
+export function forbidden(request: Request, message: string): Response {
+  return prefersHtml(request)
+    ? plainPage(403, 'Forbidden', message)
+    : jsonError(403, { code: 'forbidden', message });
+}
+
+/**
+ * An empty 404: Astro answers it with the site's 404 page. Unlike `Astro.rewrite`, it works
+ * after the request body has been read.
+ */
+export function notFound(): Response {
+  return new Response(null, { status: 404 });
+}

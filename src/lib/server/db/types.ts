@@ -5,6 +5,7 @@ export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   items: ItemsTable;
+  auth_throttle: AuthThrottleTable;
 }
 
 export interface UsersTable {
@@ -33,8 +34,18 @@ export interface ItemsTable {
   amount: number;
   description: ColumnType<string, string | undefined, string>;
   created_at: ColumnType<Date, Date | undefined, never>;
+  /** Chosen by the client that created the item, so a retried create finds it again. */
+  idempotency_key: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type ItemRow = Selectable<ItemsTable>;
+
+/** Attempts counted per key (`login:user:…`, `login:address:…`, `register:address:…`). */
+export interface AuthThrottleTable {
+  key: string;
+  attempts: number;
+  window_started_at: ColumnType<Date, Date | undefined, Date>;
+  blocked_until: Date | null;
+}

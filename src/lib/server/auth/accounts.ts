@@ -1,0 +1,140 @@
+import type { Kysely } from 'kysely';
+import type { Session, User } from 'lucia';
+import type { Database } from '../db/types.ts';
+import type { Auth } from './lucia.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { parseLoginForm, parseRegistrationForm, type FieldErrors } from './registration.ts';
+import { startSession } from './sessions.ts';
+import {
+  clearAttempts,
+  recordAttempt,
+  REGISTRATION_POLICY,
+  secondsUntilAllowed,
+  SIGN_IN_POLICY,
+  throttleKeys,
+} from './throttle.ts';
+import { USERNAME_TAKEN_MESSAGE, usernameKey } from './username.ts';
+
+/** Django's message for a failed sign-in, the same whether or not the username exists. */
+export const SIGN_IN_FAILED_MESSAGE = 'Sorry, incorrect username or password. Please try again.';
+
+export type FormErrors = FieldErrors<string>;
+
+export type RegistrationOutcome =
+  | { status: 'created'; userId: number; username: string }
+  | { status: 'invalid'; errors: FormErrors }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+}
+
+async function usernameTaken(db: Kysely<Database>, key: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('username_key', '=', key)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Registration as Django's UserCreationForm does it, limited per client address. Every
+ * attempt counts, valid or not, so the limit also bounds the hashing work one client can
+ * cause. The unique index decides races: of two registrations for `Alice` and `alice` at
+ * once, exactly one succeeds.
+ */
+export async function registerAccount(
+  db: Kysely<Database>,
+  form: Record<string, unknown>,
+  clientAddress: string,
+): Promise<RegistrationOutcome> {
+  const addressKey = throttleKeys.registrationAddress(clientAddress);
+  const wait = await secondsUntilAllowed(db, [addressKey]);
+  if (wait > 0) return { status: 'throttled', retryAfterSeconds: wait };
+  await recordAttempt(db, addressKey, REGISTRATION_POLICY);
+
+  const parsed = parseRegistrationForm(form);
+  const errors: FormErrors = parsed.success ? {} : { ...parsed.errors };
+  const username = parsed.success ? parsed.data.username : undefined;
+  if (username !== undefined && (await usernameTaken(db, usernameKey(username)))) {
+    errors.username = [USERNAME_TAKEN_MESSAGE];
+  }
+  if (!parsed.success || Object.keys(errors).length > 0) return { status: 'invalid', errors };
+
+  const passwordHash = await hashPassword(parsed.data.password);
+  try {
+    const row = await db
+      .insertInto('users')
+      .values({
+        username: parsed.data.username,
+        username_key: usernameKey(parsed.data.username),
+        password_hash: passwordHash,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { status: 'created', userId: row.id, username: parsed.data.username };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return { status: 'invalid', errors: { username: [USERNAME_TAKEN_MESSAGE] } };
+  }
+}
+
+export type SignInOutcome =
+  | { status: 'signed-in'; token: string; session: Session; user: User; signedInAt: Date }
+  | { status: 'invalid'; errors: FormErrors }
+  | { status: 'failed' }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+/**
+ * Sign-in with the same work for every failure: an unknown or inactive user is verified
+ * against a dummy hash, so neither the message nor the time tells whether a name exists.
+ * Failures count per username and per client address; while either is blocked, nothing is
+ * verified at all. Success clears the username's count and starts a new session; the
+ * caller ends the session the request came with.
+ */
+export async function signIn(
+  db: Kysely<Database>,
+  auth: Auth,
+  form: Record<string, unknown>,
+  clientAddress: string,
+): Promise<SignInOutcome> {
+  const parsed = parseLoginForm(form);
+  if (!parsed.success) return { status: 'invalid', errors: parsed.errors };
+
+  const key = usernameKey(parsed.data.username);
+  const userKey = throttleKeys.signInUser(key);
+  const addressKey = throttleKeys.signInAddress(clientAddress);
+  const wait = await secondsUntilAllowed(db, [userKey, addressKey]);
+  if (wait > 0) return { status: 'throttled', retryAfterSeconds: wait };
+
+  const user = await db
+    .selectFrom('users')
+    .select(['id', 'username', 'password_hash', 'is_active'])
+    .where('username_key', '=', key)
+    .executeTakeFirst();
+  const passwordMatches = await verifyPassword(user?.password_hash ?? null, parsed.data.password);
+  if (!user || !passwordMatches || !user.is_active) {
+    await recordAttempt(db, userKey, SIGN_IN_POLICY);
+    await recordAttempt(db, addressKey, SIGN_IN_POLICY);
+    return { status: 'failed' };
+  }
+
+  await clearAttempts(db, userKey);
+  const signedInAt = new Date();
+  await db
+    .updateTable('users')
+    .set({ last_login_at: signedInAt })
+    .where('id', '=', user.id)
+    .execute();
+  const { token, session } = await startSession(auth, user.id);
+  return {
+    status: 'signed-in',
+    token,
+    session,
+    user: { id: user.id, username: user.username },
+    signedInAt,
+  };
+}

@@ -1,0 +1,63 @@
+import type { AstroCookies } from 'astro';
+import { SESSION_COOKIE } from './lucia.ts';
+
+/**
+ * The cookies of an account: the session token (HttpOnly) and `last_login`, which the
+ * original app set at sign-in and its main page reads. Both are Secure over HTTPS.
+ */
+export const LAST_LOGIN_COOKIE = 'last_login';
+/** A one-time notice carried across a redirect (the original used Django's messages). */
+export const NOTICE_COOKIE = 'notice';
+
+interface CookieContext {
+  cookies: AstroCookies;
+  secure: boolean;
+}
+
+export function setSessionCookie(
+  { cookies, secure }: CookieContext,
+  token: string,
+  expiresAt: Date,
+) {
+  cookies.set(SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'lax',
+    path: '/',
+    secure,
+    expires: expiresAt,
+  });
+}
+
+export function setLastLoginCookie({ cookies, secure }: CookieContext, at: Date) {
+  cookies.set(LAST_LOGIN_COOKIE, at.toISOString(), { sameSite: 'lax', path: '/', secure });
+}
+
+/** Deletes both account cookies (sign-out, or a token that no longer names a session). */
+export function clearAccountCookies({ cookies, secure }: CookieContext) {
+  cookies.delete(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+  cookies.delete(LAST_LOGIN_COOKIE, { path: '/', sameSite: 'lax', secure });
+}
+
+export function clearSessionCookie({ cookies, secure }: CookieContext) {
+  cookies.delete(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+}
+
+export type Notice = 'registered' | 'signed-out';
+
+export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
+  cookies.set(NOTICE_COOKIE, notice, {
+    httpOnly: true,
+    sameSite: 'lax',
+    path: '/',
+    secure,
+    maxAge: 60,
+  });
+}
+
+/** Reads the notice and deletes it, so it shows once. */
+export function takeNotice({ cookies, secure }: CookieContext): Notice | undefined {
+  const value = cookies.get(NOTICE_COOKIE)?.value;
+  if (value === undefined) return undefined;
+  cookies.delete(NOTICE_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+  return value === 'registered' || value === 'signed-out' ? value : undefined;
+}

@@ -1,0 +1,163 @@
+/**
+ * Reading request bodies within limits. Forms and JSON are capped at 64 KiB: a declared
+ * length over the cap is refused before a byte is read, and a body without one is read
+ * only up to the cap. Bytes that are not UTF-8, broken percent-encoding and malformed
+ * multipart or JSON are the client's mistakes (400), never a 500.
+ */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export type BodyProblem =
+  | { status: 400; code: 'bad_request'; message: string }
+  | { status: 413; code: 'payload_too_large'; message: string }
+  | { status: 415; code: 'unsupported_media_type'; message: string };
+
+export class BodyError extends Error {
+  override name = 'BodyError';
+  readonly problem: BodyProblem;
+  constructor(problem: BodyProblem) {
+    super(problem.message);
+    this.problem = problem;
+  }
+}
+
+const tooLarge = (): BodyError =>
+  new BodyError({
+    status: 413,
+    code: 'payload_too_large',
+    message: `The request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`,
+  });
+const badRequest = (message: string): BodyError =>
+  new BodyError({ status: 400, code: 'bad_request', message });
+
+/** The media type without parameters, lower-cased (`Text/Plain; charset=x` → `text/plain`). */
+export function mediaTypeOf(request: Request): string {
+  return (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/** The body's bytes, refusing more than `limit` whether or not a length was declared. */
+export async function readBodyBytes(
+  request: Request,
+  limit = BODY_LIMIT_BYTES,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) throw tooLarge();
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof BodyError) throw error;
+    // The adapter's own cap, or a client that went away mid-body.
+    throw tooLarge();
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw badRequest(`The ${what} is not valid UTF-8.`);
+  }
+}
+
+/** Decodes `application/x-www-form-urlencoded` strictly: bad escapes or UTF-8 are a 400. */
+function parseUrlEncoded(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (text === '') return fields;
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [rawName, rawValue] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    try {
+      const name = decodeURIComponent(rawName.replaceAll('+', ' '));
+      const value = decodeURIComponent(rawValue.replaceAll('+', ' '));
+      // Like Django's QueryDict.get: the last value of a repeated field wins.
+      fields.set(name, value);
+    } catch {
+      throw badRequest('The form data has broken percent-encoding.');
+    }
+  }
+  return fields;
+}
+
+/**
+ * The text fields of a form post (urlencoded or multipart). Anything else is a 415; files
+ * in a multipart form are ignored, so a file where text was expected reads as missing.
+ */
+export async function readFormFields(request: Request): Promise<Record<string, string>> {
+  const type = mediaTypeOf(request);
+  if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') {
+    throw new BodyError({
+      status: 415,
+      code: 'unsupported_media_type',
+      message: 'Send the form as application/x-www-form-urlencoded or multipart/form-data.',
+    });
+  }
+  const bytes = await readBodyBytes(request);
+  if (type === 'application/x-www-form-urlencoded') {
+    return Object.fromEntries(parseUrlEncoded(decodeUtf8(bytes, 'form data')));
+  }
+  let form: FormData;
+  try {
+    form = await new Response(bytes, {
+      headers: { 'content-type': request.headers.get('content-type') ?? '' },
+    }).formData();
+  } catch {
+    throw badRequest('The multipart form data is malformed.');
+  }
+  const fields: Record<string, string> = {};
+  for (const [name, value] of form) {
+    if (typeof value !== 'string') continue;
+    if (value.includes('\uFFFD') && !isWellFormedUtf8Field(bytes)) {
+      throw badRequest('The form data is not valid UTF-8.');
+    }
+    fields[name] = value;
+  }
+  return fields;
+}
+
+/** Multipart parsing replaces bad bytes with U+FFFD; tell a real U+FFFD from a bad byte. */
+function isWellFormedUtf8Field(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A JSON request body: the right media type, within the cap, valid UTF-8 and valid JSON. */
+export async function readJsonBody(request: Request): Promise<unknown> {
+  if (mediaTypeOf(request) !== 'application/json') {
+    throw new BodyError({
+      status: 415,
+      code: 'unsupported_media_type',
+      message: 'Send the body as application/json.',
+    });
+  }
+  const text = decodeUtf8(await readBodyBytes(request), 'request body');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest('The request body is not valid JSON.');
+  }
+}
