@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,14 +27,53 @@ export function buildIsStale(): boolean {
     .some((input) => newestChange(input) > built);
 }
 
+const LOCK = path.join(ROOT, 'node_modules/.cache/pacil-build.lock');
+const STALE_LOCK_MS = 5 * 60_000;
+
+/**
+ * Holds a lock directory (mkdir is atomic) while building, so that a test run and a
+ * server starting at the same time do not both write `dist/`; the second waits, then
+ * finds the build current.
+ */
+function withBuildLock(build: () => void): void {
+  mkdirSync(path.dirname(LOCK), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      const held = statSync(LOCK, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) {
+        rmSync(LOCK, { recursive: true, force: true });
+      } else if (held) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+      }
+    }
+  }
+  try {
+    build();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
 /** Runs `astro build` when `dist/` is missing or older than its sources. */
 export function buildIfStale(): void {
   if (!buildIsStale()) return;
-  const astro = path.join(ROOT, 'node_modules/astro/bin/astro.mjs');
-  const result = spawnSync(process.execPath, [astro, 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) {
-    throw new Error(`astro build failed with status ${result.status ?? result.signal}`);
-  }
+  withBuildLock(() => {
+    if (!buildIsStale()) return;
+    const astro = path.join(ROOT, 'node_modules/astro/bin/astro.mjs');
+    // Always a production build: a test runner's NODE_ENV=test would otherwise give a
+    // development build of Svelte, larger and slower, that the server would then serve.
+    const result = spawnSync(process.execPath, [astro, 'build'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    if (result.status !== 0) {
+      throw new Error(`astro build failed with status ${result.status ?? result.signal}`);
+    }
+  });
 }
 
 if (import.meta.main) buildIfStale();

@@ -1,0 +1,66 @@
+import type { ItemInput } from './item-schema.ts';
+
+/**
+ * The browser's side of the items API: what the islands send and what comes back. Errors
+ * arrive as the API's `{"error": {"code", "message", "fields"}}`.
+ */
+export interface ItemView {
+  id: number;
+  name: string;
+  amount: number;
+  description: string;
+}
+
+export type ApiResult<T> =
+  | { ok: true; status: number; data: T }
+  | { ok: false; status: number; message: string; fields: Record<string, string[]> };
+
+const NETWORK_MESSAGE = 'Could not reach the server. Check your connection and try again.';
+const SIGNED_OUT_MESSAGE = 'Your session has ended. Please sign in again.';
+
+async function call<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: HeadersInit,
+): Promise<ApiResult<T>> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: {
+        Accept: 'application/json',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    return { ok: false, status: 0, message: NETWORK_MESSAGE, fields: {} };
+  }
+  if (response.status === 204) return { ok: true, status: 204, data: undefined as T };
+  const payload = (await response.json().catch(() => null)) as
+    | (T & { error?: undefined })
+    | { error?: { message?: string; fields?: Record<string, string[]> } }
+    | null;
+  if (response.ok && payload) return { ok: true, status: response.status, data: payload as T };
+  const error = payload && 'error' in payload ? payload.error : undefined;
+  const message =
+    response.status === 401
+      ? SIGNED_OUT_MESSAGE
+      : (error?.message ?? `The server answered ${response.status}.`);
+  return { ok: false, status: response.status, message, fields: error?.fields ?? {} };
+}
+
+export function createItem(input: ItemInput, idempotencyKey: string) {
+  return call<ItemView>('POST', '/api/items', input, { 'Idempotency-Key': idempotencyKey });
+}
+
+export function adjustItem(id: number, delta: number) {
+  return call<ItemView>('POST', `/api/items/${id}/adjust`, { delta });
+}
+
+export function deleteItem(id: number) {
+  return call<undefined>('DELETE', `/api/items/${id}`);
+}

@@ -1,0 +1,286 @@
+import { sql, type Kysely } from 'kysely';
+import type { ItemInput, ItemPatch } from '../item-schema.ts';
+import { AMOUNT_MAX } from '../item-schema.ts';
+import type { Database, ItemRow } from './db/types.ts';
+
+/**
+ * The items of one owner. The owner's id is a parameter of every function and part of
+ * every query's `where`, so no caller can reach another user's items; an id that belongs
+ * to someone else behaves exactly like one that does not exist. Functions take the
+ * database handle (or a transaction) as their first parameter.
+ */
+export interface Item {
+  id: number;
+  userId: number;
+  name: string;
+  amount: number;
+  description: string;
+  createdAt: Date;
+}
+
+type Db = Kysely<Database>;
+
+const ITEM_COLUMNS = ['id', 'user_id', 'name', 'amount', 'description', 'created_at'] as const;
+
+function toItem(row: Pick<ItemRow, (typeof ITEM_COLUMNS)[number]>): Item {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    amount: row.amount,
+    description: row.description,
+    createdAt: row.created_at,
+  };
+}
+
+/** The largest id PostgreSQL's integer holds; larger ids cannot exist. */
+const MAX_ID = 2_147_483_647;
+
+/**
+ * An item id from a URL or a client: digits only (leading zeros allowed, as Django's
+ * `<int:id>`), within the integer range. Anything else names no item.
+ */
+export function parseItemId(raw: string | number | undefined): number | undefined {
+  if (typeof raw === 'number')
+    return Number.isInteger(raw) && raw >= 1 && raw <= MAX_ID ? raw : undefined;
+  if (raw === undefined || !/^\d{1,30}$/.test(raw)) return undefined;
+  const id = Number(raw);
+  return id >= 1 && id <= MAX_ID ? id : undefined;
+}
+
+export const ITEM_SORTS = ['newest', 'oldest', 'name', '-name', 'amount', '-amount'] as const;
+export type ItemSort = (typeof ITEM_SORTS)[number];
+export const DEFAULT_SORT: ItemSort = 'newest';
+
+export function parseItemSort(raw: string | null | undefined): ItemSort {
+  return (ITEM_SORTS as readonly string[]).includes(raw ?? '') ? (raw as ItemSort) : DEFAULT_SORT;
+}
+
+export interface ItemQuery {
+  /** Case-insensitive text to find in the name or the description. */
+  search?: string | undefined;
+  sort?: ItemSort;
+  /** 1-based. */
+  page?: number;
+  limit?: number;
+}
+
+export interface ItemPage {
+  items: Item[];
+  /** Items matching the search, on every page. */
+  total: number;
+  /** Sum of their amounts. */
+  totalAmount: number;
+  page: number;
+  limit: number;
+}
+
+/** `%`, `_` and `\` typed by a user are literal characters, not patterns. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function matchingItems(db: Db, ownerId: number, search: string | undefined) {
+  let query = db.selectFrom('items').where('user_id', '=', ownerId);
+  const text = search?.trim();
+  if (text) {
+    const pattern = containsPattern(text);
+    query = query.where((eb) =>
+      eb.or([eb('name', 'ilike', pattern), eb('description', 'ilike', pattern)]),
+    );
+  }
+  return query;
+}
+
+/** One page of an owner's items, sorted stably (ties broken by id), with totals. */
+export async function listItemsForUser(
+  db: Db,
+  ownerId: number,
+  query: ItemQuery = {},
+): Promise<ItemPage> {
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? 25), 1), 100);
+  const page = Math.max(Math.trunc(query.page ?? 1), 1);
+  const sort = query.sort ?? DEFAULT_SORT;
+
+  const totals = await matchingItems(db, ownerId, query.search)
+    .select([
+      sql<number>`count(*)::int`.as('total'),
+      sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
+    ])
+    .executeTakeFirstOrThrow();
+
+  let rows = matchingItems(db, ownerId, query.search).select(ITEM_COLUMNS);
+  switch (sort) {
+    case 'newest':
+      rows = rows.orderBy('id', 'desc');
+      break;
+    case 'oldest':
+      rows = rows.orderBy('id', 'asc');
+      break;
+    case 'name':
+    case '-name': {
+      const direction = sort === 'name' ? 'asc' : 'desc';
+      rows = rows
+        .orderBy(sql`lower(name)`, direction)
+        .orderBy('name', direction)
+        .orderBy('id', direction);
+      break;
+    }
+    case 'amount':
+    case '-amount': {
+      const direction = sort === 'amount' ? 'asc' : 'desc';
+      rows = rows.orderBy('amount', direction).orderBy('id', direction);
+      break;
+    }
+  }
+  const items = await rows
+    .limit(limit)
+    .offset((page - 1) * limit)
+    .execute();
+  return {
+    items: items.map(toItem),
+    total: totals.total,
+    totalAmount: Number(totals.totalAmount),
+    page,
+    limit,
+  };
+}
+
+export async function findItemForUser(
+  db: Db,
+  ownerId: number,
+  id: number,
+): Promise<Item | undefined> {
+  const row = await db
+    .selectFrom('items')
+    .select(ITEM_COLUMNS)
+    .where('user_id', '=', ownerId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row && toItem(row);
+}
+
+/**
+ * Stores a new item. With an idempotency key, a second call with the same key returns the
+ * item the first one stored (`created: false`) instead of storing a copy.
+ */
+export async function createItemForUser(
+  db: Db,
+  ownerId: number,
+  input: ItemInput,
+  idempotencyKey?: string,
+): Promise<{ item: Item; created: boolean }> {
+  const row = await db
+    .insertInto('items')
+    .values({ user_id: ownerId, ...input, idempotency_key: idempotencyKey ?? null })
+    .onConflict((oc) => oc.columns(['user_id', 'idempotency_key']).doNothing())
+    .returning(ITEM_COLUMNS)
+    .executeTakeFirst();
+  if (row) return { item: toItem(row), created: true };
+  const existing = await db
+    .selectFrom('items')
+    .select(ITEM_COLUMNS)
+    .where('user_id', '=', ownerId)
+    .where('idempotency_key', '=', idempotencyKey ?? null)
+    .executeTakeFirstOrThrow();
+  return { item: toItem(existing), created: false };
+}
+
+export async function updateItemForUser(
+  db: Db,
+  ownerId: number,
+  id: number,
+  patch: ItemPatch,
+): Promise<Item | undefined> {
+  const row = await db
+    .updateTable('items')
+    .set(patch)
+    .where('user_id', '=', ownerId)
+    .where('id', '=', id)
+    .returning(ITEM_COLUMNS)
+    .executeTakeFirst();
+  return row && toItem(row);
+}
+
+export type AdjustOutcome =
+  | { status: 'adjusted'; item: Item }
+  | { status: 'not-found' }
+  | { status: 'out-of-range'; item: Item };
+
+/** Adds `delta` to an item's amount in one statement, refusing to leave 0..2147483647. */
+export async function adjustItemAmountForUser(
+  db: Db,
+  ownerId: number,
+  id: number,
+  delta: number,
+): Promise<AdjustOutcome> {
+  const row = await db
+    .updateTable('items')
+    .set({ amount: sql<number>`(amount::bigint + ${delta})::int` })
+    .where('user_id', '=', ownerId)
+    .where('id', '=', id)
+    .where(sql<boolean>`amount::bigint + ${delta} between 0 and ${AMOUNT_MAX}`)
+    .returning(ITEM_COLUMNS)
+    .executeTakeFirst();
+  if (row) return { status: 'adjusted', item: toItem(row) };
+  const item = await findItemForUser(db, ownerId, id);
+  return item ? { status: 'out-of-range', item } : { status: 'not-found' };
+}
+
+export async function deleteItemForUser(db: Db, ownerId: number, id: number): Promise<boolean> {
+  const result = await db
+    .deleteFrom('items')
+    .where('user_id', '=', ownerId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/**
+ * Every item of an owner in id order, a batch at a time (keyset pagination on id), so an
+ * export of any size holds one batch in memory.
+ */
+export async function* itemBatchesForUser(
+  db: Db,
+  ownerId: number,
+  batchSize = 1000,
+): AsyncGenerator<Item[]> {
+  let after = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom('items')
+      .select(ITEM_COLUMNS)
+      .where('user_id', '=', ownerId)
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(batchSize)
+      .execute();
+    if (rows.length === 0) return;
+    yield rows.map(toItem);
+    if (rows.length < batchSize) return;
+    after = rows.at(-1)!.id;
+  }
+}
+
+/** Page sizes offered on the main page; the API accepts any limit from 1 to 100. */
+export const PAGE_SIZES = [10, 25, 50, 100] as const;
+export const DEFAULT_PAGE_SIZE = 25;
+
+function positiveInt(raw: string | null, fallback: number, max: number): number {
+  if (raw === null || !/^\d{1,9}$/.test(raw)) return fallback;
+  const value = Number(raw);
+  return value >= 1 ? Math.min(value, max) : fallback;
+}
+
+/**
+ * The list parameters of a query string (`q`, `sort`, `page`, `limit`), as shared links
+ * carry them. Values that make no sense fall back to the defaults rather than failing.
+ */
+export function parseItemListParams(params: URLSearchParams): Required<ItemQuery> {
+  return {
+    search: (params.get('q') ?? '').slice(0, 200),
+    sort: parseItemSort(params.get('sort')),
+    page: positiveInt(params.get('page'), 1, 1_000_000),
+    limit: positiveInt(params.get('limit'), DEFAULT_PAGE_SIZE, 100),
+  };
+}

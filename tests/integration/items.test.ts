@@ -1,0 +1,739 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AMOUNT_MAX, type ItemInput } from '../../src/lib/item-schema.ts';
+import {
+  adjustItemAmountForUser,
+  createItemForUser,
+  deleteItemForUser,
+  findItemForUser,
+  itemBatchesForUser,
+  ITEM_SORTS,
+  listItemsForUser,
+  parseItemId,
+  parseItemListParams,
+  updateItemForUser,
+  type Item,
+  type ItemSort,
+} from '../../src/lib/server/items.ts';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+/**
+ * The items repository on every backend: paging with totals, every sort (stable, ties
+ * broken by id in the sort's direction), search (literal, case-insensitive, Unicode),
+ * owner scoping of every function, the amount's limits, idempotent creation and the
+ * keyset batches the exports read.
+ */
+
+const item = (name: string, amount = 1, description = ''): ItemInput => ({
+  name,
+  amount,
+  description,
+});
+
+const ids = (items: Item[]) => items.map((entry) => entry.id);
+const names = (items: Item[]) => items.map((entry) => entry.name);
+
+/** Code point order, as PostgreSQL's C collation compares (ASCII-only inputs below). */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The order each sort promises: its key, then id, both in the sort's direction. */
+function expectedOrder(items: Item[], sort: ItemSort): Item[] {
+  const key: Record<ItemSort, (a: Item, b: Item) => number> = {
+    newest: (a, b) => b.id - a.id,
+    oldest: (a, b) => a.id - b.id,
+    name: (a, b) =>
+      compareText(a.name.toLowerCase(), b.name.toLowerCase()) ||
+      compareText(a.name, b.name) ||
+      a.id - b.id,
+    '-name': (a, b) =>
+      compareText(b.name.toLowerCase(), a.name.toLowerCase()) ||
+      compareText(b.name, a.name) ||
+      b.id - a.id,
+    amount: (a, b) => a.amount - b.amount || a.id - b.id,
+    '-amount': (a, b) => b.amount - a.amount || b.id - a.id,
+  };
+  return [...items].sort(key[sort]);
+}
+
+describe('parseItemId', () => {
+  it.each([
+    ['1', 1],
+    ['007', 7],
+    ['42', 42],
+    ['2147483647', 2147483647],
+    ['0002147483647', 2147483647],
+  ])('accepts %j as %d', (raw, expected) => {
+    expect(parseItemId(raw)).toBe(expected);
+  });
+
+  it.each([
+    '0',
+    '000',
+    '-1',
+    '+1',
+    '1e3',
+    '1.0',
+    '0x1',
+    ' 1',
+    '1 ',
+    '',
+    '2147483648',
+    '99999999999999999999',
+    '9'.repeat(40),
+    'abc',
+    '1;drop table items',
+    "1' or '1'='1",
+    '１', // a fullwidth digit is not a digit
+    '٣',
+  ])('refuses %j', (raw) => {
+    expect(parseItemId(raw)).toBeUndefined();
+  });
+
+  it('refuses undefined and numbers that are not ids', () => {
+    expect(parseItemId(undefined)).toBeUndefined();
+    for (const value of [0, -1, 1.5, NaN, Infinity, 2147483648]) {
+      expect(parseItemId(value), String(value)).toBeUndefined();
+    }
+    expect(parseItemId(5)).toBe(5);
+    expect(parseItemId(2147483647)).toBe(2147483647);
+  });
+
+  it('accepts exactly the digit strings from 1 to 2147483647', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }), (raw) => {
+        const parsed = parseItemId(raw);
+        const valid = /^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 2147483647;
+        expect(parsed).toBe(valid ? Number(raw) : undefined);
+      }),
+    );
+  });
+});
+
+describe('parseItemListParams', () => {
+  const parse = (query: string) => parseItemListParams(new URLSearchParams(query));
+
+  it('defaults to the first page of 25 newest items with no search', () => {
+    expect(parse('')).toEqual({ search: '', sort: 'newest', page: 1, limit: 25 });
+  });
+
+  it('reads every parameter', () => {
+    expect(parse('q=bolt&sort=-amount&page=3&limit=50')).toEqual({
+      search: 'bolt',
+      sort: '-amount',
+      page: 3,
+      limit: 50,
+    });
+    for (const sort of ITEM_SORTS) expect(parse(`sort=${sort}`).sort).toBe(sort);
+  });
+
+  it.each(['', 'NAME', 'name ', 'price', '-newest', 'amount;drop table items', '1e3'])(
+    'falls back to newest for the sort %j',
+    (sort) => {
+      expect(parse(`sort=${encodeURIComponent(sort)}`).sort).toBe('newest');
+    },
+  );
+
+  it.each([
+    ['007', 7],
+    ['2', 2],
+    ['0', 1],
+    ['-1', 1],
+    ['1e3', 1],
+    ['1.5', 1],
+    ['abc', 1],
+    ['', 1],
+    ['2147483648', 1],
+    ['1;drop table items', 1],
+    ['999999999', 1_000_000],
+  ])('reads page=%j as %d', (raw, expected) => {
+    expect(parse(`page=${encodeURIComponent(raw)}`).page).toBe(expected);
+  });
+
+  it.each([
+    ['10', 10],
+    ['007', 7],
+    ['100', 100],
+    ['101', 100],
+    ['1000', 100],
+    ['0', 25],
+    ['-1', 25],
+    ['1e3', 25],
+    ['abc', 25],
+    ['2147483648', 25],
+    ['1;drop table items', 25],
+  ])('reads limit=%j as %d', (raw, expected) => {
+    expect(parse(`limit=${encodeURIComponent(raw)}`).limit).toBe(expected);
+  });
+
+  it('keeps the search as typed (percent signs and all), at most 200 characters', () => {
+    expect(parse('q=%25_%5C').search).toBe('%_\\');
+    expect(parse(`q=${'x'.repeat(300)}`).search).toHaveLength(200);
+    expect(parse('q=%C3%A9t%C3%A9').search).toBe('été');
+  });
+
+  it('always gives a page and limit the repository can use', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), (page, limit, sort) => {
+        const params = new URLSearchParams({ page, limit, sort });
+        const parsed = parseItemListParams(params);
+        expect(Number.isInteger(parsed.page) && parsed.page >= 1).toBe(true);
+        expect(Number.isInteger(parsed.limit) && parsed.limit >= 1 && parsed.limit <= 100).toBe(
+          true,
+        );
+        expect(ITEM_SORTS).toContain(parsed.sort);
+      }),
+    );
+  });
+});
+
+describe.each(BACKENDS)('items on %s', (backend) => {
+  let database: TestDatabase;
+  let userCounter = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  /** A user of its own for each test, straight in the table (no password hashing needed). */
+  async function newUser(): Promise<number> {
+    userCounter += 1;
+    const username = `items_user_${userCounter}`;
+    const row = await database.db
+      .insertInto('users')
+      .values({ username, username_key: username, password_hash: 'not-a-real-hash' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async function addItems(ownerId: number, inputs: ItemInput[]): Promise<Item[]> {
+    const created: Item[] = [];
+    for (const input of inputs) {
+      created.push((await createItemForUser(database.db, ownerId, input)).item);
+    }
+    return created;
+  }
+
+  async function rowsOf(ownerId: number) {
+    return database.db
+      .selectFrom('items')
+      .selectAll()
+      .where('user_id', '=', ownerId)
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Every page of a listing, one after another. */
+  async function allPages(ownerId: number, sort: ItemSort, limit: number, search?: string) {
+    const pages: Item[][] = [];
+    for (let page = 1; ; page += 1) {
+      const listing = await listItemsForUser(database.db, ownerId, { sort, limit, page, search });
+      if (listing.items.length === 0) return pages;
+      pages.push(listing.items);
+      expect(listing.items.length).toBeLessThanOrEqual(limit);
+    }
+  }
+
+  describe('paging', () => {
+    it('splits the items into pages and totals every page', async () => {
+      const owner = await newUser();
+      const amounts = [5, 0, 12, 7, 1, 3, 100];
+      const created = await addItems(
+        owner,
+        amounts.map((amount, index) => item(`Item ${index}`, amount)),
+      );
+      const total = amounts.reduce((sum, amount) => sum + amount, 0);
+
+      const seen: number[] = [];
+      for (const [page, size] of [
+        [1, 3],
+        [2, 3],
+        [3, 1],
+      ] as const) {
+        const listing = await listItemsForUser(database.db, owner, {
+          sort: 'oldest',
+          page,
+          limit: 3,
+        });
+        expect(listing).toMatchObject({ total: 7, totalAmount: total, page, limit: 3 });
+        expect(listing.items).toHaveLength(size);
+        seen.push(...ids(listing.items));
+      }
+      expect(seen).toEqual(ids(created));
+    });
+
+    it('answers a page past the end with no items but the right totals', async () => {
+      const owner = await newUser();
+      await addItems(owner, [item('a', 2), item('b', 3)]);
+      const listing = await listItemsForUser(database.db, owner, { page: 5, limit: 10 });
+      expect(listing).toEqual({ items: [], total: 2, totalAmount: 5, page: 5, limit: 10 });
+    });
+
+    it('defaults to the first page of 25, and keeps page and limit in range', async () => {
+      const owner = await newUser();
+      await addItems(
+        owner,
+        Array.from({ length: 30 }, (_, index) => item(`n${index}`, index)),
+      );
+      const first = await listItemsForUser(database.db, owner);
+      expect(first.items).toHaveLength(25);
+      expect(first).toMatchObject({ total: 30, totalAmount: 435, page: 1, limit: 25 });
+
+      const tooSmall = await listItemsForUser(database.db, owner, { page: 0, limit: 0 });
+      expect(tooSmall).toMatchObject({ page: 1, limit: 1 });
+      expect(tooSmall.items).toHaveLength(1);
+
+      const tooLarge = await listItemsForUser(database.db, owner, { limit: 1000 });
+      expect(tooLarge.limit).toBe(100);
+      expect(tooLarge.items).toHaveLength(30);
+    });
+
+    it('totals amounts beyond the integer range exactly', async () => {
+      const owner = await newUser();
+      await addItems(owner, [item('max 1', AMOUNT_MAX), item('max 2', AMOUNT_MAX), item('one', 1)]);
+      const listing = await listItemsForUser(database.db, owner, { limit: 1 });
+      expect(listing.total).toBe(3);
+      expect(listing.totalAmount).toBe(2 * AMOUNT_MAX + 1);
+    });
+
+    it('gives zero totals to a user with no items', async () => {
+      const owner = await newUser();
+      expect(await listItemsForUser(database.db, owner)).toEqual({
+        items: [],
+        total: 0,
+        totalAmount: 0,
+        page: 1,
+        limit: 25,
+      });
+    });
+  });
+
+  describe('sorting', () => {
+    it('orders by id for newest and oldest', async () => {
+      const owner = await newUser();
+      const created = await addItems(owner, [item('b', 2), item('a', 1), item('c', 3)]);
+      const newest = await listItemsForUser(database.db, owner, { sort: 'newest' });
+      expect(ids(newest.items)).toEqual(ids(created).reverse());
+      const oldest = await listItemsForUser(database.db, owner, { sort: 'oldest' });
+      expect(ids(oldest.items)).toEqual(ids(created));
+      const byDefault = await listItemsForUser(database.db, owner, {});
+      expect(ids(byDefault.items)).toEqual(ids(newest.items));
+    });
+
+    it('sorts names ignoring case, both ways', async () => {
+      const owner = await newUser();
+      await addItems(owner, [item('cherry'), item('Banana'), item('apple'), item('Date')]);
+      const ascending = await listItemsForUser(database.db, owner, { sort: 'name' });
+      expect(names(ascending.items)).toEqual(['apple', 'Banana', 'cherry', 'Date']);
+      const descending = await listItemsForUser(database.db, owner, { sort: '-name' });
+      expect(names(descending.items)).toEqual(['Date', 'cherry', 'Banana', 'apple']);
+    });
+
+    it('sorts amounts numerically, both ways', async () => {
+      const owner = await newUser();
+      await addItems(owner, [
+        item('ten', 10),
+        item('two', 2),
+        item('big', AMOUNT_MAX),
+        item('zero', 0),
+      ]);
+      const ascending = await listItemsForUser(database.db, owner, { sort: 'amount' });
+      expect(names(ascending.items)).toEqual(['zero', 'two', 'ten', 'big']);
+      const descending = await listItemsForUser(database.db, owner, { sort: '-amount' });
+      expect(names(descending.items)).toEqual(['big', 'ten', 'two', 'zero']);
+    });
+
+    it('breaks ties by id in the direction of the sort', async () => {
+      const owner = await newUser();
+      const created = await addItems(
+        owner,
+        Array.from({ length: 5 }, () => item('same', 7)),
+      );
+      const ascending = ids(created);
+      const descending = [...ascending].reverse();
+      const expected: Record<ItemSort, number[]> = {
+        newest: descending,
+        oldest: ascending,
+        name: ascending,
+        '-name': descending,
+        amount: ascending,
+        '-amount': descending,
+      };
+      for (const sort of ITEM_SORTS) {
+        const listing = await listItemsForUser(database.db, owner, { sort });
+        expect(ids(listing.items), sort).toEqual(expected[sort]);
+      }
+    });
+
+    it('neither repeats nor skips an item when a page boundary falls inside a tie', async () => {
+      const owner = await newUser();
+      const created = await addItems(owner, [
+        item('alpha', 1),
+        item('tie', 5),
+        item('tie', 5),
+        item('tie', 5),
+        item('tie', 5),
+        item('tie', 5),
+        item('omega', 9),
+      ]);
+      for (const sort of ITEM_SORTS) {
+        for (const limit of [1, 2, 3, 4]) {
+          const pages = await allPages(owner, sort, limit);
+          const seen = pages.flat();
+          expect(ids(seen), `${sort} by ${limit}`).toEqual(ids(expectedOrder(created, sort)));
+          expect(new Set(ids(seen)).size).toBe(created.length);
+        }
+      }
+    });
+
+    it('pages through any set of items in the promised order', async () => {
+      // Lower-case ASCII names and small amounts: many ties, and an order every collation
+      // agrees on.
+      const inputs = fc.array(
+        fc.record({
+          name: fc.stringMatching(/^[abc]{1,2}$/),
+          amount: fc.integer({ min: 0, max: 3 }),
+        }),
+        { maxLength: 12 },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          inputs,
+          fc.constantFrom(...ITEM_SORTS),
+          fc.integer({ min: 1, max: 5 }),
+          async (rows, sort, limit) => {
+            const owner = await newUser();
+            const created = await addItems(
+              owner,
+              rows.map((row) => item(row.name, row.amount)),
+            );
+            const seen = (await allPages(owner, sort, limit)).flat();
+            expect(ids(seen)).toEqual(ids(expectedOrder(created, sort)));
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+  });
+
+  describe('search', () => {
+    it('matches the name or the description, ignoring case', async () => {
+      const owner = await newUser();
+      await addItems(owner, [
+        item('Blue Widget', 1, 'small'),
+        item('Gadget', 2, 'goes with a WIDGET'),
+        item('Sprocket', 4, 'nothing to see'),
+      ]);
+      const found = await listItemsForUser(database.db, owner, { search: 'widget', sort: 'name' });
+      expect(names(found.items)).toEqual(['Blue Widget', 'Gadget']);
+      expect(found).toMatchObject({ total: 2, totalAmount: 3 });
+
+      const upper = await listItemsForUser(database.db, owner, { search: 'WIDG', sort: 'name' });
+      expect(names(upper.items)).toEqual(['Blue Widget', 'Gadget']);
+
+      const none = await listItemsForUser(database.db, owner, { search: 'nope' });
+      expect(none).toMatchObject({ items: [], total: 0, totalAmount: 0 });
+    });
+
+    it('ignores surrounding spaces, and an empty search lists everything', async () => {
+      const owner = await newUser();
+      await addItems(owner, [item('Bolt'), item('Nut')]);
+      const padded = await listItemsForUser(database.db, owner, { search: '  bolt  ' });
+      expect(names(padded.items)).toEqual(['Bolt']);
+      for (const search of ['', '   ', undefined]) {
+        const all = await listItemsForUser(database.db, owner, { search });
+        expect(all.total, JSON.stringify(search)).toBe(2);
+      }
+    });
+
+    it.each([
+      ['%', '100% cotton', ['100 cotton', 'cotton']],
+      ['0%', '100% cotton', ['100 cotton', '1000']],
+      ['_', 'snake_case', ['snakeXcase', 'snake case']],
+      ['e_c', 'snake_case', ['snakeXcase']],
+      ['\\', 'back\\slash', ['backslash', 'back/slash']],
+      ['\\%', 'odd \\% thing', ['odd % thing', 'odd \\ thing']],
+    ])('treats %j literally', async (search, match, others) => {
+      const owner = await newUser();
+      await addItems(owner, [item(match), ...others.map((name) => item(name))]);
+      const found = await listItemsForUser(database.db, owner, { search });
+      expect(names(found.items)).toEqual([match]);
+
+      // The same characters in a description.
+      const other = await newUser();
+      await addItems(other, [
+        item('one', 1, match),
+        ...others.map((description) => item('other', 1, description)),
+      ]);
+      const inDescription = await listItemsForUser(database.db, other, { search });
+      expect(inDescription.items.map((entry) => entry.description)).toEqual([match]);
+    });
+
+    it('matches Unicode text, ignoring its case', async () => {
+      const owner = await newUser();
+      await addItems(owner, [
+        item('Émile’s Über-Kit', 1),
+        item('Plain', 2, '漢字 and ÇA'),
+        item('Emoji 🧰 box', 3),
+        item('other', 4),
+      ]);
+      const search = async (text: string) =>
+        names((await listItemsForUser(database.db, owner, { search: text, sort: 'oldest' })).items);
+      expect(await search('émile')).toEqual(['Émile’s Über-Kit']);
+      expect(await search('ÜBER')).toEqual(['Émile’s Über-Kit']);
+      expect(await search('漢字')).toEqual(['Plain']);
+      expect(await search('ça')).toEqual(['Plain']);
+      expect(await search('🧰')).toEqual(['Emoji 🧰 box']);
+    });
+
+    it('pages and totals only the matches', async () => {
+      const owner = await newUser();
+      await addItems(owner, [
+        item('match a', 1),
+        item('skip', 100),
+        item('match b', 2),
+        item('match c', 4),
+      ]);
+      const second = await listItemsForUser(database.db, owner, {
+        search: 'match',
+        sort: 'name',
+        page: 2,
+        limit: 2,
+      });
+      expect(names(second.items)).toEqual(['match c']);
+      expect(second).toMatchObject({ total: 3, totalAmount: 7 });
+    });
+  });
+
+  describe('owner scoping', () => {
+    async function twoOwners() {
+      const owner = await newUser();
+      const stranger = await newUser();
+      const [mine] = await addItems(owner, [item('Mine', 5, 'private')]);
+      await addItems(stranger, [item('Theirs', 1)]);
+      return { owner, stranger, mine: mine! };
+    }
+
+    async function expectUnchanged(owner: number, expected: Item) {
+      expect(await findItemForUser(database.db, owner, expected.id)).toEqual(expected);
+    }
+
+    it('finds only the owner’s item', async () => {
+      const { owner, stranger, mine } = await twoOwners();
+      expect(await findItemForUser(database.db, owner, mine.id)).toEqual(mine);
+      expect(await findItemForUser(database.db, stranger, mine.id)).toBeUndefined();
+      expect(await findItemForUser(database.db, owner, 2147483647)).toBeUndefined();
+    });
+
+    it('lets nobody else update it', async () => {
+      const { owner, stranger, mine } = await twoOwners();
+      expect(
+        await updateItemForUser(database.db, stranger, mine.id, { name: 'Stolen', amount: 0 }),
+      ).toBeUndefined();
+      await expectUnchanged(owner, mine);
+
+      const updated = await updateItemForUser(database.db, owner, mine.id, { amount: 6 });
+      expect(updated).toEqual({ ...mine, amount: 6 });
+    });
+
+    it('lets nobody else adjust it', async () => {
+      const { owner, stranger, mine } = await twoOwners();
+      for (const delta of [1, -1, -5]) {
+        expect(await adjustItemAmountForUser(database.db, stranger, mine.id, delta)).toEqual({
+          status: 'not-found',
+        });
+      }
+      await expectUnchanged(owner, mine);
+      expect(await adjustItemAmountForUser(database.db, stranger, 2147483647, 1)).toEqual({
+        status: 'not-found',
+      });
+    });
+
+    it('lets nobody else delete it', async () => {
+      const { owner, stranger, mine } = await twoOwners();
+      expect(await deleteItemForUser(database.db, stranger, mine.id)).toBe(false);
+      await expectUnchanged(owner, mine);
+      expect(await deleteItemForUser(database.db, owner, mine.id)).toBe(true);
+      expect(await findItemForUser(database.db, owner, mine.id)).toBeUndefined();
+      expect(await deleteItemForUser(database.db, owner, mine.id)).toBe(false);
+    });
+
+    it('never lists or exports another user’s items, searched or not', async () => {
+      const { owner, stranger, mine } = await twoOwners();
+      for (const search of [undefined, 'Mine', 'private', 'i']) {
+        const listing = await listItemsForUser(database.db, stranger, { search, limit: 100 });
+        expect(ids(listing.items), String(search)).not.toContain(mine.id);
+        expect(listing.items.every((entry) => entry.userId === stranger)).toBe(true);
+      }
+      const strangerListing = await listItemsForUser(database.db, stranger);
+      expect(strangerListing).toMatchObject({ total: 1, totalAmount: 1 });
+
+      const batches: Item[] = [];
+      for await (const batch of itemBatchesForUser(database.db, stranger)) batches.push(...batch);
+      expect(names(batches)).toEqual(['Theirs']);
+
+      const ownerListing = await listItemsForUser(database.db, owner);
+      expect(ownerListing.items).toEqual([mine]);
+    });
+  });
+
+  describe('adjusting amounts', () => {
+    it('adds and takes one', async () => {
+      const owner = await newUser();
+      const [created] = await addItems(owner, [item('Counted', 1)]);
+      const up = await adjustItemAmountForUser(database.db, owner, created!.id, 1);
+      expect(up).toEqual({ status: 'adjusted', item: { ...created, amount: 2 } });
+      const down = await adjustItemAmountForUser(database.db, owner, created!.id, -2);
+      expect(down).toEqual({ status: 'adjusted', item: { ...created, amount: 0 } });
+    });
+
+    it('refuses to go below 0 and changes nothing', async () => {
+      const owner = await newUser();
+      const [empty, some] = await addItems(owner, [item('Empty', 0), item('Some', 3)]);
+      expect(await adjustItemAmountForUser(database.db, owner, empty!.id, -1)).toEqual({
+        status: 'out-of-range',
+        item: empty,
+      });
+      expect(await adjustItemAmountForUser(database.db, owner, some!.id, -4)).toEqual({
+        status: 'out-of-range',
+        item: some,
+      });
+      expect(await adjustItemAmountForUser(database.db, owner, some!.id, -AMOUNT_MAX)).toEqual({
+        status: 'out-of-range',
+        item: some,
+      });
+      expect(await rowsOf(owner)).toMatchObject([{ amount: 0 }, { amount: 3 }]);
+    });
+
+    it('reaches 2147483647 and refuses to pass it', async () => {
+      const owner = await newUser();
+      const [almost] = await addItems(owner, [item('Almost', AMOUNT_MAX - 1)]);
+      const full = await adjustItemAmountForUser(database.db, owner, almost!.id, 1);
+      expect(full).toEqual({ status: 'adjusted', item: { ...almost, amount: AMOUNT_MAX } });
+      for (const delta of [1, AMOUNT_MAX]) {
+        expect(await adjustItemAmountForUser(database.db, owner, almost!.id, delta)).toEqual({
+          status: 'out-of-range',
+          item: { ...almost, amount: AMOUNT_MAX },
+        });
+      }
+      expect(await rowsOf(owner)).toMatchObject([{ amount: AMOUNT_MAX }]);
+    });
+
+    it('answers not-found for a missing item', async () => {
+      const owner = await newUser();
+      expect(await adjustItemAmountForUser(database.db, owner, 2147483647, 1)).toEqual({
+        status: 'not-found',
+      });
+    });
+
+    it('loses no change when many adjust at once', async () => {
+      const owner = await newUser();
+      const [counted] = await addItems(owner, [item('Counted', 10)]);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) =>
+          adjustItemAmountForUser(database.db, owner, counted!.id, index % 2 === 0 ? 1 : 2),
+        ),
+      );
+      expect((await findItemForUser(database.db, owner, counted!.id))?.amount).toBe(10 + 30);
+    });
+  });
+
+  describe('creating', () => {
+    it('stores the item for its owner', async () => {
+      const owner = await newUser();
+      const { item: created, created: isNew } = await createItemForUser(
+        database.db,
+        owner,
+        item('Lamp', 2, 'Desk\nlamp'),
+      );
+      expect(isNew).toBe(true);
+      expect(created).toMatchObject({
+        userId: owner,
+        name: 'Lamp',
+        amount: 2,
+        description: 'Desk\nlamp',
+      });
+      expect(created.createdAt).toBeInstanceOf(Date);
+      expect(await findItemForUser(database.db, owner, created.id)).toEqual(created);
+    });
+
+    it('stores an item once per idempotency key', async () => {
+      const owner = await newUser();
+      const first = await createItemForUser(database.db, owner, item('Once', 1), 'key-1');
+      const again = await createItemForUser(database.db, owner, item('Once', 1), 'key-1');
+      expect(first.created).toBe(true);
+      expect(again).toEqual({ item: first.item, created: false });
+
+      // A replay with different fields still answers with what the key first stored.
+      const changed = await createItemForUser(database.db, owner, item('Other', 9), 'key-1');
+      expect(changed).toEqual({ item: first.item, created: false });
+      expect(await rowsOf(owner)).toHaveLength(1);
+    });
+
+    it('stores an item once when the same key arrives twice at the same time', async () => {
+      const owner = await newUser();
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          createItemForUser(database.db, owner, item('Raced', 1), 'race-key'),
+        ),
+      );
+      expect(new Set(outcomes.map((outcome) => outcome.item.id)).size).toBe(1);
+      expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
+      expect(await rowsOf(owner)).toHaveLength(1);
+    });
+
+    it('keeps keys apart per user', async () => {
+      const alice = await newUser();
+      const bob = await newUser();
+      const forAlice = await createItemForUser(database.db, alice, item('A', 1), 'shared-key');
+      const forBob = await createItemForUser(database.db, bob, item('B', 2), 'shared-key');
+      expect(forBob.created).toBe(true);
+      expect(forBob.item.id).not.toBe(forAlice.item.id);
+      expect(forBob.item).toMatchObject({ userId: bob, name: 'B', amount: 2 });
+      expect(await rowsOf(alice)).toMatchObject([{ name: 'A' }]);
+      expect(await rowsOf(bob)).toMatchObject([{ name: 'B' }]);
+    });
+
+    it('stores a copy each time without a key', async () => {
+      const owner = await newUser();
+      await createItemForUser(database.db, owner, item('Twice', 1));
+      await createItemForUser(database.db, owner, item('Twice', 1));
+      expect(await rowsOf(owner)).toHaveLength(2);
+    });
+  });
+
+  describe('batches', () => {
+    it.each([
+      [7, 3],
+      [6, 3],
+      [3, 1000],
+      [1, 1],
+    ])('cover %d items in batches of %d exactly once, in id order', async (count, size) => {
+      const owner = await newUser();
+      const stranger = await newUser();
+      const created: Item[] = [];
+      for (let index = 0; index < count; index += 1) {
+        // Interleave another user's items so the keyset has gaps to step over.
+        created.push(...(await addItems(owner, [item(`mine ${index}`, index)])));
+        await addItems(stranger, [item(`theirs ${index}`)]);
+      }
+      const batches: Item[][] = [];
+      for await (const batch of itemBatchesForUser(database.db, owner, size)) batches.push(batch);
+
+      expect(batches.flat()).toEqual(created);
+      expect(batches.every((batch) => batch.length > 0 && batch.length <= size)).toBe(true);
+      expect(batches.slice(0, -1).every((batch) => batch.length === size)).toBe(true);
+      expect(batches).toHaveLength(Math.ceil(count / size));
+    });
+
+    it('yields nothing for a user without items', async () => {
+      const owner = await newUser();
+      const batches: Item[][] = [];
+      for await (const batch of itemBatchesForUser(database.db, owner, 2)) batches.push(batch);
+      expect(batches).toEqual([]);
+    });
+  });
+});
