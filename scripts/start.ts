@@ -32,7 +32,11 @@ if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations
 // The adapter would otherwise start its own server on import; this one wraps its handler.
 process.env.ASTRO_NODE_AUTOSTART = 'disabled';
 const entry = (await import(pathToFileURL(SERVER_ENTRY).href)) as { handler: RequestListener };
-const server = createSiteServer({ handler: entry.handler, logger });
+const server = createSiteServer({
+  handler: entry.handler,
+  logger,
+  trustProxy: settings.TRUST_PROXY,
+});
 
 server.on('error', (error) => {
   logger.fatal({ err: error.message }, 'the server could not start');

@@ -23,15 +23,50 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export interface SiteServerOptions {
   handler: RequestListener;
   logger: Logger;
+  /** Trust `X-Forwarded-Proto` from a proxy in front (TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
-export function createSiteServer({ handler, logger }: SiteServerOptions): http.Server {
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+function isHttps(req: http.IncomingMessage, trustProxy: boolean): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  return trustProxy && req.headers['x-forwarded-proto'] === 'https';
+}
+
+/**
+ * Astro's built-in form-origin check refuses any unsafe request without a same-site
+ * `Origin` and a body type, such as a script's `DELETE` with a bearer token. A request
+ * that carries an `Authorization` header and no cookies has no ambient authority a
+ * third-party site could ride on (browsers never add `Authorization` on their own), so it
+ * is given its own origin; the token alone decides what it may do, and a malformed header
+ * gets the middleware's 401. Cookie requests are left untouched.
+ */
+function markTokenRequestSameOrigin(req: http.IncomingMessage): void {
+  const { authorization, cookie, origin, host } = req.headers;
+  if (origin !== undefined || cookie !== undefined || host === undefined) return;
+  // Any Authorization header: a malformed one must reach the middleware's 401, too.
+  if (!authorization) return;
+  // The scheme as Astro sees it: from the socket, since forwarded headers are not trusted there.
+  const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+  req.headers.origin = `${tls ? 'https' : 'http'}://${host}`;
+}
+
+export function createSiteServer({
+  handler,
+  logger,
+  trustProxy = false,
+}: SiteServerOptions): http.Server {
   return http.createServer((req, res) => {
     const started = performance.now();
     // Any id the client sent is replaced: ids in our logs are ours.
     const requestId = randomUUID();
     req.headers[REQUEST_ID_HEADER] = requestId;
+    const https = isHttps(req, trustProxy);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (https) res.setHeader('Strict-Transport-Security', HSTS);
+    markTokenRequestSameOrigin(req);
+    trackResponse(requestId, res);
     res.on('finish', () => {
       logger.info(
         {
@@ -47,6 +82,52 @@ export function createSiteServer({ handler, logger }: SiteServerOptions): http.S
     });
     handler(req, res);
   });
+}
+
+/*
+ * Backpressure for streamed responses. Astro's Node response writer writes every chunk a
+ * body stream yields without waiting for 'drain', so a slow client would let a large export
+ * pile up in this process's socket buffer. A route that streams can instead wait, between
+ * chunks, until the client has taken what was already written. The route only knows its
+ * request id (the header set above), so responses in flight are found by that id, on a
+ * process-wide registry because the start script and the built bundle each hold their own
+ * copy of this module (see lifecycle.ts).
+ */
+const RESPONSES_IN_FLIGHT = Symbol.for('pacil-inventory.responses-in-flight');
+
+type DrainWaiter = () => Promise<void>;
+
+function responsesInFlight(): Map<string, DrainWaiter> {
+  const holder = globalThis as { [RESPONSES_IN_FLIGHT]?: Map<string, DrainWaiter> };
+  holder[RESPONSES_IN_FLIGHT] ??= new Map();
+  return holder[RESPONSES_IN_FLIGHT];
+}
+
+function trackResponse(requestId: string, res: http.ServerResponse): void {
+  const waiter: DrainWaiter = () =>
+    // Nothing to wait for once the buffer is below its mark, or the response is over.
+    !res.writableNeedDrain || res.destroyed || res.writableEnded
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+  responsesInFlight().set(requestId, waiter);
+  res.once('close', () => responsesInFlight().delete(requestId));
+}
+
+/**
+ * Resolves once the response to `requestId` can take more data: at once when its buffer is
+ * below the high-water mark, otherwise at the next 'drain' (or when the connection closes).
+ * Also at once for a request that did not come through this front (`astro dev`).
+ */
+export function waitForDrain(requestId: string): Promise<void> {
+  return responsesInFlight().get(requestId)?.() ?? Promise.resolve();
 }
 
 /**

@@ -1,0 +1,38 @@
+import { AMOUNT_MAX } from '../../../../lib/item-schema.ts';
+import {
+  apiEndpoint,
+  apiError,
+  apiJson,
+  notFound,
+  validationError,
+} from '../../../../lib/server/api/http.ts';
+import { adjustSchema, itemJson } from '../../../../lib/server/api/items.ts';
+import { db } from '../../../../lib/server/db/index.ts';
+import { adjustItemAmountForUser, parseItemId } from '../../../../lib/server/items.ts';
+import { readJsonBody } from '../../../../lib/server/request-body.ts';
+
+/**
+ * Adds to or takes from an item's amount in one statement, so two clients counting stock
+ * at once never overwrite each other's change.
+ */
+export const ALL = apiEndpoint({
+  async POST({ params, request }, user) {
+    const id = parseItemId(params.id);
+    if (id === undefined) return notFound();
+    const body = adjustSchema.safeParse(await readJsonBody(request));
+    if (!body.success) return validationError(body.error);
+    const outcome = await adjustItemAmountForUser(db, user.id, id, body.data.delta);
+    switch (outcome.status) {
+      case 'adjusted':
+        return apiJson(200, itemJson(outcome.item));
+      case 'not-found':
+        return notFound();
+      case 'out-of-range':
+        return apiError(409, {
+          code: 'out_of_range',
+          message: `The amount is ${outcome.item.amount}; it must stay between 0 and ${AMOUNT_MAX}.`,
+          fields: { delta: [`Ensure the new amount stays between 0 and ${AMOUNT_MAX}.`] },
+        });
+    }
+  },
+});
