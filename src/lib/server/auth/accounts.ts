@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Session, User } from 'lucia';
 import type { Database } from '../db/types.ts';
 import type { Auth } from './lucia.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import { parseLoginForm, parseRegistrationForm, type FieldErrors } from './registration.ts';
 import { startSession } from './sessions.ts';
 import {
@@ -124,9 +124,14 @@ export async function signIn(
 
   await clearAttempts(db, userKey);
   const signedInAt = new Date();
+  // A hash kept from the Django app (PBKDF2, Django's Argon2 form) is replaced by an
+  // Argon2id one now that the password is known to match.
+  const rehashed = needsRehash(user.password_hash)
+    ? { password_hash: await hashPassword(parsed.data.password) }
+    : {};
   await db
     .updateTable('users')
-    .set({ last_login_at: signedInAt })
+    .set({ last_login_at: signedInAt, ...rehashed })
     .where('id', '=', user.id)
     .execute();
   const { token, session } = await startSession(auth, user.id);

@@ -6,6 +6,8 @@ export interface Database {
   sessions: SessionsTable;
   items: ItemsTable;
   auth_throttle: AuthThrottleTable;
+  api_tokens: ApiTokensTable;
+  django_imports: DjangoImportsTable;
 }
 
 export interface UsersTable {
@@ -48,4 +50,31 @@ export interface AuthThrottleTable {
   attempts: number;
   window_started_at: ColumnType<Date, Date | undefined, Date>;
   blocked_until: Date | null;
+}
+
+export type TokenScope = 'read' | 'read-write';
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  scope: TokenScope;
+  /** SHA-256 (hex) of the token; the token itself is shown once and never stored. */
+  token_hash: string;
+  /** The token's first characters, to tell tokens apart in the list. */
+  prefix: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  expires_at: ColumnType<Date | null, Date | null | undefined, never>;
+}
+
+/** One row per dumpdata file imported from the Django app (`npm run import:django`). */
+export interface DjangoImportsTable {
+  id: Generated<number>;
+  /** SHA-256 (hex) of the file's bytes: the same file is never imported twice. */
+  sha256: string;
+  file_name: string;
+  users: number;
+  items: number;
+  imported_at: ColumnType<Date, Date | undefined, never>;
 }
