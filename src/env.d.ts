@@ -11,5 +11,7 @@ declare namespace App {
     /** The signed-in user and their session, or null for anonymous requests. */
     user: import('lucia').User | null;
     session: import('lucia').Session | null;
+    /** The personal API token a request came with instead of a session, if any. */
+    token: { id: number; scope: import('./lib/server/db/types.ts').TokenScope } | null;
   }
 }

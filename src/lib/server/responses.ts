@@ -86,3 +86,11 @@ export function forbidden(request: Request, message: string): Response {
 export function notFound(): Response {
   return new Response(null, { status: 404 });
 }
+
+/** An unexpected failure, for programs: the request id and nothing about the cause. */
+export function internalError(requestId: string): Response {
+  return jsonError(500, {
+    code: 'internal_error',
+    message: `Something went wrong on our side. Request id: ${requestId}`,
+  });
+}

@@ -42,7 +42,16 @@ export function clearSessionCookie({ cookies, secure }: CookieContext) {
   cookies.delete(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
 }
 
-export type Notice = 'registered' | 'signed-out';
+export const NOTICES = {
+  registered: 'Your account has been successfully created!',
+  'signed-out': 'You have been signed out.',
+  'signed-out-everywhere': 'You have been signed out on every device.',
+  'account-deleted': 'Your account and all its items have been deleted.',
+  'password-changed': 'Your password has been changed. Other devices have been signed out.',
+  'token-revoked': 'The token has been revoked.',
+} as const;
+
+export type Notice = keyof typeof NOTICES;
 
 export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
   cookies.set(NOTICE_COOKIE, notice, {
@@ -59,5 +68,33 @@ export function takeNotice({ cookies, secure }: CookieContext): Notice | undefin
   const value = cookies.get(NOTICE_COOKIE)?.value;
   if (value === undefined) return undefined;
   cookies.delete(NOTICE_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
-  return value === 'registered' || value === 'signed-out' ? value : undefined;
+  return value !== undefined && Object.hasOwn(NOTICES, value) ? (value as Notice) : undefined;
+}
+
+/**
+ * A newly created API token, carried across the redirect after its form so it can be shown
+ * once: HttpOnly, only sent to the settings page, gone after a minute or the first view.
+ */
+const NEW_TOKEN_COOKIE = 'new_token';
+
+export function setNewTokenCookie({ cookies, secure }: CookieContext, token: string) {
+  cookies.set(NEW_TOKEN_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: '/settings',
+    secure,
+    maxAge: 60,
+  });
+}
+
+export function takeNewTokenCookie({ cookies, secure }: CookieContext): string | undefined {
+  const value = cookies.get(NEW_TOKEN_COOKIE)?.value;
+  if (value === undefined) return undefined;
+  cookies.delete(NEW_TOKEN_COOKIE, {
+    path: '/settings',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure,
+  });
+  return value;
 }

@@ -1,0 +1,136 @@
+import type { Kysely } from 'kysely';
+import type { Session } from 'lucia';
+import type { Database } from '../db/types.ts';
+import type { Auth } from './lucia.ts';
+import { PASSWORD_MISMATCH_MESSAGE, validatePassword } from './password-rules.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { startSession } from './sessions.ts';
+import {
+  clearAttempts,
+  recordAttempt,
+  secondsUntilAllowed,
+  SIGN_IN_POLICY,
+  throttleKeys,
+} from './throttle.ts';
+import { REQUIRED_MESSAGE } from './username.ts';
+
+/**
+ * What a signed-in user can do to their own account: change the password, end every
+ * session, delete the account. Each asks for the current password; wrong guesses count
+ * against the same limit as failed sign-ins, so a stolen session cannot be used to guess it.
+ */
+export const WRONG_OLD_PASSWORD_MESSAGE =
+  'Your old password was entered incorrectly. Please enter it again.';
+export const WRONG_PASSWORD_MESSAGE =
+  'Your password was entered incorrectly. Please enter it again.';
+export const CONFIRMATION_MESSAGE = 'Type your username exactly as shown to confirm.';
+
+type Errors = Record<string, string[]>;
+
+export type SettingsOutcome<T> =
+  | ({ status: 'done' } & T)
+  | { status: 'invalid'; errors: Errors }
+  | { status: 'throttled'; retryAfterSeconds: number };
+
+interface AccountRow {
+  username: string;
+  username_key: string;
+  password_hash: string;
+}
+
+async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountRow> {
+  return db
+    .selectFrom('users')
+    .select(['username', 'username_key', 'password_hash'])
+    .where('id', '=', userId)
+    .executeTakeFirstOrThrow();
+}
+
+/** Checks the current password within the sign-in limit; undefined when it is right. */
+async function checkPassword(
+  db: Kysely<Database>,
+  account: AccountRow,
+  password: string,
+): Promise<{ retryAfterSeconds: number } | 'wrong' | undefined> {
+  const key = throttleKeys.signInUser(account.username_key);
+  const wait = await secondsUntilAllowed(db, [key]);
+  if (wait > 0) return { retryAfterSeconds: wait };
+  if (await verifyPassword(account.password_hash, password)) {
+    await clearAttempts(db, key);
+    return undefined;
+  }
+  await recordAttempt(db, key, SIGN_IN_POLICY);
+  return 'wrong';
+}
+
+/**
+ * Django's PasswordChangeForm: the old password, then a new one that passes the
+ * registration rules. Every other session ends (as Django's update_session_auth_hash
+ * leaves only the current one); the current browser gets a new session.
+ */
+export async function changePassword(
+  db: Kysely<Database>,
+  auth: Auth,
+  userId: number,
+  form: Record<string, string>,
+): Promise<SettingsOutcome<{ token: string; session: Session }>> {
+  const oldPassword = form.old_password ?? '';
+  const password1 = form.new_password1 ?? '';
+  const password2 = form.new_password2 ?? '';
+  const account = await accountOf(db, userId);
+
+  const errors: Errors = {};
+  if (oldPassword === '') errors.old_password = [REQUIRED_MESSAGE];
+  if (password1 === '') errors.new_password1 = [REQUIRED_MESSAGE];
+  if (password2 === '') errors.new_password2 = [REQUIRED_MESSAGE];
+  else if (password1 !== '' && password1 !== password2) {
+    errors.new_password2 = [PASSWORD_MISMATCH_MESSAGE];
+  } else if (password1 !== '') {
+    const problems = validatePassword(password2, { username: account.username });
+    if (problems.length > 0) errors.new_password2 = problems;
+  }
+  if (oldPassword !== '') {
+    const check = await checkPassword(db, account, oldPassword);
+    if (check === 'wrong') errors.old_password = [WRONG_OLD_PASSWORD_MESSAGE];
+    else if (check) return { status: 'throttled', ...check };
+  }
+  if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
+
+  await db
+    .updateTable('users')
+    .set({ password_hash: await hashPassword(password2) })
+    .where('id', '=', userId)
+    .execute();
+  await auth.invalidateUserSessions(userId);
+  return { status: 'done', ...(await startSession(auth, userId)) };
+}
+
+/** Ends every session of the user, the current one included. */
+export async function signOutEverywhere(auth: Auth, userId: number): Promise<void> {
+  await auth.invalidateUserSessions(userId);
+}
+
+/**
+ * Deletes the account after the password and a typed confirmation (the username). Items,
+ * sessions and tokens go with it (ON DELETE CASCADE), and the username is free again.
+ */
+export async function deleteAccount(
+  db: Kysely<Database>,
+  userId: number,
+  form: Record<string, string>,
+): Promise<SettingsOutcome<object>> {
+  const account = await accountOf(db, userId);
+  const password = form.password ?? '';
+  const confirmation = form.confirmation ?? '';
+  const errors: Errors = {};
+  if (confirmation !== account.username) errors.confirmation = [CONFIRMATION_MESSAGE];
+  if (password === '') errors.password = [REQUIRED_MESSAGE];
+  else {
+    const check = await checkPassword(db, account, password);
+    if (check === 'wrong') errors.password = [WRONG_PASSWORD_MESSAGE];
+    else if (check) return { status: 'throttled', ...check };
+  }
+  if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
+  await db.deleteFrom('users').where('id', '=', userId).execute();
+  return { status: 'done' };
+}

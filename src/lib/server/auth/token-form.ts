@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { TokenScope } from '../db/types.ts';
+import { REQUIRED_MESSAGE } from './username.ts';
+
+/** The "create token" form: a name, a scope and an optional expiry in days. */
+const tokenFormSchema = z.object({
+  name: z
+    .string()
+    .transform((value) => value.trim())
+    .pipe(
+      z
+        .string()
+        .min(1, REQUIRED_MESSAGE)
+        .max(100, 'Ensure this value has at most 100 characters.')
+        // eslint-disable-next-line no-control-regex -- control characters are what we refuse
+        .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'Remove the control characters.'),
+    ),
+  scope: z.enum(['read', 'read-write'], { error: 'Choose read only, or read and write.' }),
+  expires_in_days: z.enum(['', '7', '30', '90', '365'], {
+    error: 'Choose an expiry from the list.',
+  }),
+});
+
+export type TokenFormResult =
+  | { success: true; data: { name: string; scope: TokenScope; expiresAt: Date | null } }
+  | { success: false; errors: Record<string, string[]> };
+
+export function parseTokenForm(fields: Record<string, string>): TokenFormResult {
+  const parsed = tokenFormSchema.safeParse({
+    name: fields.name ?? '',
+    scope: fields.scope ?? '',
+    expires_in_days: fields.expires_in_days ?? '',
+  });
+  if (!parsed.success) {
+    const errors: Record<string, string[]> = {};
+    for (const issue of parsed.error.issues)
+      (errors[String(issue.path[0])] ??= []).push(issue.message);
+    return { success: false, errors };
+  }
+  const days = parsed.data.expires_in_days;
+  return {
+    success: true,
+    data: {
+      name: parsed.data.name,
+      scope: parsed.data.scope,
+      expiresAt: days === '' ? null : new Date(Date.now() + Number(days) * 86_400_000),
+    },
+  };
+}

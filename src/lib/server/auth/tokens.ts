@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database, TokenScope } from '../db/types.ts';
+
+/**
+ * Personal API tokens: `pi_` followed by 32 random bytes in base64url (256 bits). The
+ * prefix lets secret scanners recognise a leaked token; the database keeps only its
+ * SHA-256, so a leaked table signs nobody in.
+ */
+export const TOKEN_PREFIX = 'pi_';
+const TOKEN_SHAPE = /^pi_[A-Za-z0-9_-]{43}$/;
+
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'read-write'];
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  scope: TokenScope;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+}
+
+export interface TokenOwner {
+  tokenId: number;
+  userId: number;
+  username: string;
+  scope: TokenScope;
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function isTokenShaped(token: string): boolean {
+  return TOKEN_SHAPE.test(token);
+}
+
+/** Creates a token and returns it in full: the only time anyone sees it. */
+export async function createApiToken(
+  db: Kysely<Database>,
+  userId: number,
+  { name, scope, expiresAt }: { name: string; scope: TokenScope; expiresAt: Date | null },
+): Promise<{ token: string; record: ApiToken }> {
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const row = await db
+    .insertInto('api_tokens')
+    .values({
+      user_id: userId,
+      name,
+      scope,
+      token_hash: hashToken(token),
+      prefix: token.slice(0, 8),
+      expires_at: expiresAt,
+    })
+    .returning(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
+    .executeTakeFirstOrThrow();
+  return { token, record: toApiToken(row) };
+}
+
+function toApiToken(row: {
+  id: number;
+  name: string;
+  scope: TokenScope;
+  prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  expires_at: Date | null;
+}): ApiToken {
+  return {
+    id: row.id,
+    name: row.name,
+    scope: row.scope,
+    prefix: row.prefix,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+export async function listApiTokensForUser(
+  db: Kysely<Database>,
+  userId: number,
+): Promise<ApiToken[]> {
+  const rows = await db
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
+    .where('user_id', '=', userId)
+    .orderBy('id', 'desc')
+    .execute();
+  return rows.map(toApiToken);
+}
+
+/** Revoking deletes the token: a revoked token is then simply unknown. */
+export async function revokeApiTokenForUser(
+  db: Kysely<Database>,
+  userId: number,
+  tokenId: number,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom('api_tokens')
+    .where('user_id', '=', userId)
+    .where('id', '=', tokenId)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/**
+ * The active user behind a token, or null when it is unknown, revoked, expired or its user
+ * is inactive. Records the use at most once a minute, so busy scripts do not turn every
+ * read into a write.
+ */
+export async function authenticateApiToken(
+  db: Kysely<Database>,
+  token: string,
+): Promise<TokenOwner | null> {
+  if (!isTokenShaped(token)) return null;
+  const row = await db
+    .selectFrom('api_tokens')
+    .innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .select([
+      'api_tokens.id as tokenId',
+      'api_tokens.user_id as userId',
+      'api_tokens.scope as scope',
+      'api_tokens.last_used_at as lastUsedAt',
+      'users.username as username',
+    ])
+    .where('api_tokens.token_hash', '=', hashToken(token))
+    .where('users.is_active', '=', true)
+    .where((eb) =>
+      eb.or([
+        eb('api_tokens.expires_at', 'is', null),
+        eb('api_tokens.expires_at', '>', sql<Date>`now()`),
+      ]),
+    )
+    .executeTakeFirst();
+  if (!row) return null;
+  if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() >= 60_000) {
+    await db
+      .updateTable('api_tokens')
+      .set({ last_used_at: sql<Date>`now()` })
+      .where('id', '=', row.tokenId)
+      .where((eb) =>
+        eb.or([
+          eb('last_used_at', 'is', null),
+          eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`),
+        ]),
+      )
+      .execute();
+  }
+  return { tokenId: row.tokenId, userId: row.userId, username: row.username, scope: row.scope };
+}
+
+/**
+ * Requests per token and minute, counted in this process: a fixed one-minute window per
+ * token. With several server processes each one counts on its own, so the effective limit
+ * is this times the number of processes; tokens are meant for scripts, and the point is
+ * that a runaway script cannot monopolise the server.
+ */
+export const TOKEN_REQUESTS_PER_MINUTE = 600;
+
+const windows = new Map<number, { startedAt: number; count: number }>();
+
+/** Seconds until the token may be used again, or 0 when this request is within the limit. */
+export function takeTokenRequest(tokenId: number, now = Date.now()): number {
+  const window = windows.get(tokenId);
+  if (!window || now - window.startedAt >= 60_000) {
+    if (windows.size > 10_000) windows.clear();
+    windows.set(tokenId, { startedAt: now, count: 1 });
+    return 0;
+  }
+  window.count += 1;
+  if (window.count <= TOKEN_REQUESTS_PER_MINUTE) return 0;
+  return Math.max(1, Math.ceil((window.startedAt + 60_000 - now) / 1000));
+}
