@@ -23,7 +23,7 @@ import {
 } from '../helpers/site.ts';
 
 // Byte-exact output of Django's serializers.serialize() for the original app (see its README).
-const FORMATS = new URL('../../../shared/formats/', import.meta.url);
+const FORMATS = new URL('../fixtures/django-formats/', import.meta.url);
 const golden = (name: string): Buffer => readFileSync(new URL(name, FORMATS));
 
 const CONTENT_TYPE = { json: 'application/json', xml: 'application/xml' } as const;

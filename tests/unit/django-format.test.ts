@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
@@ -8,11 +8,20 @@ import {
   serializeItems,
   type ExportFormat,
   type ExportItem,
-} from '../../src/lib/server/export/django-format';
+} from '../../src/lib/server/export/django-format.ts';
 
 // Byte-exact output of Django's serializers.serialize() for the original app (see its README).
-const FORMATS = new URL('../../../shared/formats/', import.meta.url);
+const FORMATS = new URL('../fixtures/django-formats/', import.meta.url);
 const golden = (name: string): Buffer => readFileSync(new URL(name, FORMATS));
+const GOLDEN_FILES = ['items', 'item-1', 'missing'].flatMap((n) => [`${n}.json`, `${n}.xml`]);
+// The specification's own copies, beside the repository when it is checked out in the workspace.
+const SPECIFICATION = new URL('../../../shared/formats/', import.meta.url);
+
+describe.runIf(existsSync(SPECIFICATION))('the golden files', () => {
+  it.each(GOLDEN_FILES)('%s is the specification’s copy, byte for byte', (name) => {
+    expect(golden(name).equals(readFileSync(new URL(name, SPECIFICATION)))).toBe(true);
+  });
+});
 
 const WIDGET: ExportItem = {
   id: 1,
