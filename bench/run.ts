@@ -1,0 +1,644 @@
+/**
+ * `npm run bench`: the production server under load next to a raw node:http ceiling doing
+ * the same work for GET /json/, on a PostgreSQL database of the run's own. See README.md.
+ */
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildIfStale } from '../scripts/build-if-stale.ts';
+import { profilesIn, report, summarize } from './cpuprofile.ts';
+import {
+  createBenchDatabase,
+  createUser,
+  itemFor,
+  seedItems,
+  seedManyItems,
+  type BenchDatabase,
+  type BenchUser,
+} from './database.ts';
+import { measureExports, type Download } from './export.ts';
+import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
+import { mb, readMemory, startServerProcess, type ServerProcess } from './processes.ts';
+
+const SCENARIOS = ['ceiling', 'json', 'xml', 'main', 'post'] as const;
+type ScenarioKey = (typeof SCENARIOS)[number];
+
+const TARGETS = { json: 0.6, main: 0.4, exportSeconds: 2, exportRssMb: 200 };
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --items N           items of the user under load (100)
+  --connections N     autocannon connections, same for every run (10)
+  --duration S        seconds of each measured run (10)
+  --warmup S          seconds of warm-up before each run, not measured (2)
+  --pool N            DB_POOL_SIZE of the site, and the ceiling's pool size (10)
+  --log-level L       LOG_LEVEL of the site under load (warn)
+  --log-cost          then restart the site at LOG_LEVEL=info and load /json/ and / again
+  --export N          then seed N items for a second user and time GET /json/ and /xml/
+  --export-repeats N  downloads of each format in the export case (3)
+  --rounds N          run the scenarios N times, interleaved; report the median (1)
+  --only LIST         load scenarios, comma-separated: ${SCENARIOS.join(',')} (all); none
+  --node-options S    NODE_OPTIONS for the site, e.g. "--max-semi-space-size=4"
+  --cpu-prof DIR      run the site with node --cpu-prof, write the profile under DIR and
+                      print where the time went (use with --only to profile one route)
+  --help
+
+Env: BENCH_DATABASE_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres).`;
+
+interface Options {
+  items: number;
+  connections: number;
+  duration: number;
+  warmup: number;
+  pool: number;
+  logLevel: string;
+  logCost: boolean;
+  exportItems: number;
+  exportRepeats: number;
+  rounds: number;
+  only: Set<ScenarioKey>;
+  cpuProfDir: string | undefined;
+  nodeOptions: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      items: { type: 'string', default: '100' },
+      connections: { type: 'string', default: '10' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      pool: { type: 'string', default: '10' },
+      'log-level': { type: 'string', default: 'warn' },
+      'log-cost': { type: 'boolean', default: false },
+      export: { type: 'string', default: '0' },
+      'export-repeats': { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '1' },
+      only: { type: 'string', default: SCENARIOS.join(',') },
+      'cpu-prof': { type: 'string' },
+      'node-options': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const count = (name: string, raw: string, min: number) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new Error(`--${name} must be a whole number of at least ${min}, got ${raw}`);
+    }
+    return value;
+  };
+  const only = new Set<ScenarioKey>();
+  for (const key of values.only.split(',').map((k) => k.trim())) {
+    if (key === 'none' || key === '') continue;
+    if (!(SCENARIOS as readonly string[]).includes(key)) {
+      throw new Error(`--only: unknown scenario ${key} (known: ${SCENARIOS.join(', ')}, none)`);
+    }
+    only.add(key as ScenarioKey);
+  }
+  return {
+    items: count('items', values.items, 1),
+    connections: count('connections', values.connections, 1),
+    duration: count('duration', values.duration, 1),
+    warmup: count('warmup', values.warmup, 0),
+    pool: count('pool', values.pool, 1),
+    logLevel: values['log-level'],
+    logCost: values['log-cost'],
+    exportItems: count('export', values.export, 0),
+    exportRepeats: count('export-repeats', values['export-repeats'], 1),
+    rounds: count('rounds', values.rounds, 1),
+    only,
+    cpuProfDir: values['cpu-prof'],
+    nodeOptions: values['node-options'],
+  };
+}
+
+/** Cleanup steps, run last-in first-out on the way out, also on Ctrl-C. */
+const cleanups: Array<() => Promise<unknown>> = [];
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (error) {
+      console.error(`cleanup: ${String(error)}`);
+    }
+  }
+}
+
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+
+const percent = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
+
+function verdict(ratio: number, target: number): string {
+  return ratio >= target ? `meets ≥ ${percent(target)}` : `BELOW the ${percent(target)} target`;
+}
+
+async function startSite(
+  database: BenchDatabase,
+  options: Options,
+  logLevel: string,
+  logDir: string,
+  profileDir?: string,
+): Promise<ServerProcess> {
+  const site = await startServerProcess({
+    name: `site (LOG_LEVEL=${logLevel})`,
+    script: 'scripts/start.ts',
+    env: {
+      DATABASE_URL: database.url,
+      DB_POOL_SIZE: String(options.pool),
+      LOG_LEVEL: logLevel,
+      NODE_ENV: 'production',
+      ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
+    },
+    nodeArgs: cpuProfArgs(profileDir),
+    logFile: path.join(logDir, `site-${logLevel}.log`),
+  });
+  cleanups.push(() => site.stop());
+  return site;
+}
+
+const cpuProfArgs = (dir: string | undefined) =>
+  dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+
+/** Fails loudly unless the site and the ceiling answer GET /json/ with the same bytes. */
+async function verifyIdenticalJson(
+  site: ServerProcess,
+  ceiling: ServerProcess,
+  user: BenchUser,
+  items: number,
+): Promise<void> {
+  const bodies: Buffer[] = [];
+  for (const server of [site, ceiling]) {
+    const response = await fetch(`${server.url}/json/`, { headers: { Cookie: user.cookie } });
+    const body = Buffer.from(await response.arrayBuffer());
+    if (response.status !== 200) {
+      throw new Error(`${server.name} GET /json/ answered ${response.status}: ${body}`);
+    }
+    const type = response.headers.get('content-type');
+    if (type !== 'application/json') throw new Error(`${server.name} sent Content-Type ${type}`);
+    bodies.push(body);
+  }
+  const [fromSite, fromCeiling] = bodies as [Buffer, Buffer];
+  if (!fromSite.equals(fromCeiling)) {
+    let at = 0;
+    while (at < fromSite.length && fromSite[at] === fromCeiling[at]) at += 1;
+    throw new Error(
+      `the ceiling's /json/ differs from the site's (${fromCeiling.length} vs ${fromSite.length} ` +
+        `bytes), first at byte ${at}:\n  site:    ${JSON.stringify(fromSite.subarray(at, at + 80).toString())}` +
+        `\n  ceiling: ${JSON.stringify(fromCeiling.subarray(at, at + 80).toString())}`,
+    );
+  }
+  const parsed = JSON.parse(fromSite.toString('utf8')) as unknown[];
+  if (parsed.length !== items) throw new Error(`/json/ held ${parsed.length} items, not ${items}`);
+  console.log(`ceiling and site /json/: byte-identical (${fromSite.length} bytes, ${items} items)`);
+}
+
+/** One request per site scenario before loading it: a misconfiguration fails here, clearly. */
+async function preflight(scenarios: Scenario[]): Promise<void> {
+  for (const scenario of scenarios) {
+    const response = await fetch(scenario.url, {
+      method: scenario.method ?? 'GET',
+      headers: scenario.headers,
+      body: scenario.body?.(),
+      redirect: 'manual',
+    });
+    const body = await response.text();
+    if (response.status < 200 || response.status >= 300) {
+      throw new Error(`${scenario.label} answered ${response.status}: ${body.slice(0, 300)}`);
+    }
+  }
+}
+
+function loadTable(results: LoadResult[], ceilingRps: number | undefined): string {
+  return formatTable(
+    [
+      'scenario',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'non-2xx',
+      'peak RSS',
+      'CPU ms/req',
+      '÷ ceiling',
+    ],
+    results.map((r) => [
+      r.scenario.label,
+      r.requestsPerSecond.toFixed(0),
+      r.p50.toFixed(1),
+      r.p99.toFixed(1),
+      String(r.errors),
+      r.non2xx === 0 ? '0' : `${r.non2xx} ${JSON.stringify(r.otherStatuses)}`,
+      mb(r.peakRssKb),
+      r.cpuMsPerRequest.toFixed(2),
+      ceilingRps && r.scenario.key !== 'ceiling' ? percent(r.requestsPerSecond / ceilingRps) : '',
+    ]),
+  );
+}
+
+function exportTable(downloads: Download[], items: number): string {
+  return formatTable(
+    [
+      'export',
+      'size',
+      'first byte',
+      'last byte',
+      'server CPU',
+      'RSS before',
+      'peak RSS during',
+      'items',
+    ],
+    downloads.map((d) => [
+      `GET /${d.format}/`,
+      `${(d.bytes / 1024 / 1024).toFixed(1)} MB`,
+      `${d.firstByteMs.toFixed(0)} ms`,
+      `${(d.lastByteMs / 1000).toFixed(2)} s`,
+      `${(d.cpuMs / 1000).toFixed(2)} s`,
+      mb(d.rssBeforeKb),
+      mb(d.peakRssKb),
+      d.status === 200 && d.objects === items
+        ? `${d.objects} ok`
+        : `${d.objects} BAD (${d.status})`,
+    ]),
+  );
+}
+
+function scenariosFor(
+  keys: Set<ScenarioKey>,
+  site: ServerProcess,
+  ceiling: ServerProcess | undefined,
+  reader: BenchUser,
+  writer: BenchUser,
+): Scenario[] {
+  let posted = 0;
+  const all: Record<ScenarioKey, Scenario | undefined> = {
+    ceiling: ceiling && {
+      key: 'ceiling',
+      label: 'ceiling GET /json/',
+      url: `${ceiling.url}/json/`,
+      headers: { Cookie: reader.cookie },
+      pid: ceiling.pid,
+    },
+    json: {
+      key: 'json',
+      label: 'site GET /json/',
+      url: `${site.url}/json/`,
+      headers: { Cookie: reader.cookie },
+      pid: site.pid,
+    },
+    xml: {
+      key: 'xml',
+      label: 'site GET /xml/',
+      url: `${site.url}/xml/`,
+      headers: { Cookie: reader.cookie },
+      pid: site.pid,
+    },
+    main: {
+      key: 'main',
+      label: 'site GET / (signed in)',
+      url: `${site.url}/`,
+      headers: { Cookie: reader.cookie, Accept: 'text/html' },
+      pid: site.pid,
+    },
+    post: {
+      key: 'post',
+      label: 'site POST /api/items',
+      url: `${site.url}/api/items`,
+      method: 'POST',
+      // The writer is another user, so the reader's /json/ stays the same size.
+      headers: {
+        Cookie: writer.cookie,
+        Origin: site.url,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+      body: () => JSON.stringify(itemFor((posted += 1))),
+      pid: site.pid,
+    },
+  };
+  return SCENARIOS.filter((key) => keys.has(key))
+    .map((key) => all[key])
+    .filter((scenario): scenario is Scenario => scenario !== undefined);
+}
+
+/**
+ * Every scenario once per round, in order, so that slow drifts in the machine's load touch
+ * the ceiling and the site alike; per scenario, the round with the median req/s is kept
+ * (with the errors and non-2xx of all rounds, and the most memory seen in any).
+ */
+/** A scenario's result over all rounds: the median round, plus every round. */
+interface RoundsResult extends LoadResult {
+  rounds: LoadResult[];
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function runRounds(
+  scenarios: Scenario[],
+  options: Options,
+  rounds: number,
+): Promise<RoundsResult[]> {
+  const byScenario = new Map<Scenario, LoadResult[]>(scenarios.map((s) => [s, []]));
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const scenario of scenarios) {
+      const prefix = rounds > 1 ? `round ${round}/${rounds}: ` : '';
+      process.stdout.write(`${prefix}loading ${scenario.label} …`);
+      const result = await runLoad(scenario, options);
+      console.log(
+        ` ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99.toFixed(1)} ms` +
+          (result.errors || result.non2xx
+            ? `, ${result.errors} errors, ${result.non2xx} non-2xx`
+            : ''),
+      );
+      byScenario.get(scenario)!.push(result);
+    }
+  }
+  return scenarios.map((scenario) => {
+    const all = byScenario.get(scenario)!;
+    const sorted = [...all].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    const middle = sorted[Math.floor(sorted.length / 2)]!;
+    const otherStatuses: Record<string, number> = {};
+    for (const result of all) {
+      for (const [status, count] of Object.entries(result.otherStatuses)) {
+        otherStatuses[status] = (otherStatuses[status] ?? 0) + count;
+      }
+    }
+    return {
+      ...middle,
+      rounds: all,
+      cpuMsPerRequest: median(all.map((r) => r.cpuMsPerRequest)),
+      errors: all.reduce((sum, r) => sum + r.errors, 0),
+      non2xx: all.reduce((sum, r) => sum + r.non2xx, 0),
+      otherStatuses,
+      peakRssKb: Math.max(...all.map((r) => r.peakRssKb)),
+    };
+  });
+}
+
+function failed(results: LoadResult[]): boolean {
+  return results.some((r) => r.errors > 0 || r.non2xx > 0);
+}
+
+function printProfile(phase: string, dir: string): void {
+  const profiles = profilesIn(dir);
+  if (profiles.length === 0) {
+    console.log(`no .cpuprofile written under ${dir}`);
+    return;
+  }
+  console.log(`\nCPU profile: ${phase} (${dir}):`);
+  console.log(report(summarize(profiles), 25));
+}
+
+interface Run {
+  /** Phase name → directory of the CPU profile written by that phase's site. */
+  profiles: Map<string, string>;
+  options: Options;
+  database: BenchDatabase;
+  logDir: string;
+  reader: BenchUser;
+  writer: BenchUser;
+}
+
+/** A fresh directory for the CPU profile of a phase's site, when --cpu-prof was given. */
+function profileDir(run: Run, phase: string): string | undefined {
+  if (!run.options.cpuProfDir) return undefined;
+  const root = path.resolve(run.options.cpuProfDir);
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(path.join(root, `${phase}-`));
+  run.profiles.set(phase, dir);
+  return dir;
+}
+
+/** Phase 1: the site and the ceiling under load. Returns the results, or [] if none ran. */
+async function loadPhase(run: Run): Promise<LoadResult[]> {
+  const { options, database, logDir, reader, writer } = run;
+  const site = await startSite(
+    database,
+    options,
+    options.logLevel,
+    logDir,
+    profileDir(run, 'site-load'),
+  );
+  const executable = await readlink(`/proc/${site.pid}/exe`);
+  console.log(
+    `site: ${site.url}, pid ${site.pid} (${executable}, Node ${process.version}), ` +
+      `LOG_LEVEL=${options.logLevel}, DB_POOL_SIZE=${options.pool}, ` +
+      (options.nodeOptions ? `NODE_OPTIONS=${options.nodeOptions}, ` : '') +
+      `RSS at start ${mb((await readMemory(site.pid)).rssKb)}`,
+  );
+  let ceiling: ServerProcess | undefined;
+  if (options.only.has('ceiling')) {
+    ceiling = await startServerProcess({
+      name: 'ceiling',
+      script: 'bench/ceiling.ts',
+      env: { DATABASE_URL: database.url, DB_POOL_SIZE: String(options.pool) },
+      nodeArgs: cpuProfArgs(profileDir(run, 'ceiling')),
+      logFile: path.join(logDir, 'ceiling.log'),
+    });
+    cleanups.push(() => ceiling!.stop());
+    console.log(
+      `ceiling: ${ceiling.url}, pid ${ceiling.pid}, pg pool of ${options.pool}, ` +
+        `RSS at start ${mb((await readMemory(ceiling.pid)).rssKb)}`,
+    );
+    await verifyIdenticalJson(site, ceiling, reader, options.items);
+  }
+
+  const scenarios = scenariosFor(options.only, site, ceiling, reader, writer);
+  await preflight(scenarios.filter((s) => s.key !== 'ceiling'));
+  console.log(
+    `load: ${options.connections} connections, ${options.warmup} s warm-up + ` +
+      `${options.duration} s per scenario, ${options.rounds} round(s)\n`,
+  );
+  const results = await runRounds(scenarios, options, options.rounds);
+  const ceilingRps = results.find((r) => r.scenario.key === 'ceiling')?.requestsPerSecond;
+  console.log(`\n${loadTable(results, ceilingRps)}\n`);
+  if (options.rounds > 1) {
+    console.log(
+      `(each row is the round with the median req/s; CPU ms/req is the median over rounds; ` +
+        `errors and non-2xx are summed)`,
+    );
+  }
+  console.log(
+    `site peak RSS over the load phase (VmHWM): ${mb((await readMemory(site.pid)).peakKb)}`,
+  );
+  if (ceiling) {
+    console.log(`ceiling peak RSS (VmHWM): ${mb((await readMemory(ceiling.pid)).peakKb)}`);
+    await ceiling.stop();
+  }
+  const ceilingResult = results.find((r) => r.scenario.key === 'ceiling');
+  for (const key of ['json', 'main'] as const) {
+    const result = results.find((r) => r.scenario.key === key);
+    if (!ceilingResult || !result) continue;
+    const ratio = result.requestsPerSecond / ceilingResult.requestsPerSecond;
+    const perRound = result.rounds.map(
+      (r, i) => r.requestsPerSecond / ceilingResult.rounds[i]!.requestsPerSecond,
+    );
+    console.log(
+      `${result.scenario.label} ÷ ceiling GET /json/: ${percent(ratio)} ` +
+        `(${verdict(ratio, TARGETS[key])})` +
+        (perRound.length > 1 ? `; round by round ${perRound.map(percent).join(', ')}` : '') +
+        `; by CPU per request ${percent(ceilingResult.cpuMsPerRequest / result.cpuMsPerRequest)} ` +
+        `(${result.cpuMsPerRequest.toFixed(2)} vs ${ceilingResult.cpuMsPerRequest.toFixed(2)} ms)`,
+    );
+  }
+
+  if (failed(results)) console.error(`site log (last lines):\n${site.logTail()}`);
+  // Stopping writes the CPU profile, if one was asked for.
+  await site.stop();
+  return results;
+}
+
+/** Phase 2: the large export, on a fresh site so that its memory is the export's alone. */
+async function exportPhase(run: Run): Promise<boolean> {
+  const { options, database, logDir } = run;
+  const count = options.exportItems;
+  const owner = await createUser(database.handle.db, 'bench_exporter');
+  const started = performance.now();
+  await seedManyItems(database.handle.db, owner.id, count);
+  console.log(
+    `\nexport: seeded ${count} items for ${owner.username} in ` +
+      `${((performance.now() - started) / 1000).toFixed(1)} s; starting a fresh site`,
+  );
+  const site = await startSite(
+    database,
+    options,
+    options.logLevel,
+    logDir,
+    profileDir(run, 'site-export'),
+  );
+  console.log(`site RSS at start: ${mb((await readMemory(site.pid)).rssKb)}`);
+  const downloads = await measureExports(site.url, owner.cookie, site.pid, options.exportRepeats);
+  console.log(`\n${exportTable(downloads, count)}\n`);
+  let ok = true;
+  for (const format of ['json', 'xml'] as const) {
+    const mine = downloads.filter((d) => d.format === format);
+    const times = mine.map((d) => d.lastByteMs / 1000).sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)]!;
+    const peakMb = Math.max(...mine.map((d) => d.peakRssKb)) / 1024;
+    const identical = new Set(mine.map((d) => d.sha256)).size === 1;
+    console.log(
+      `/${format}/ × ${count}: median ${median.toFixed(2)} s to the last byte ` +
+        `(${median < TARGETS.exportSeconds ? 'meets' : 'OVER'} < ${TARGETS.exportSeconds} s), ` +
+        `peak RSS ${peakMb.toFixed(1)} MB (${peakMb < TARGETS.exportRssMb ? 'meets' : 'OVER'} ` +
+        `< ${TARGETS.exportRssMb} MB)${identical ? '' : '; BODIES DIFFER between downloads'}`,
+    );
+    ok &&= identical;
+  }
+  ok &&= downloads.every((d) => d.status === 200 && d.objects === count);
+  console.log(
+    `site peak RSS over the export phase (VmHWM): ${mb((await readMemory(site.pid)).peakKb)}`,
+  );
+  await site.stop();
+  return ok;
+}
+
+/** Phase 3: /json/ and / again with one access-log line per request. */
+async function logCostPhase(run: Run, quiet: LoadResult[]): Promise<LoadResult[]> {
+  const { options, database, logDir, reader, writer } = run;
+  const keys = new Set([...options.only].filter((key) => key === 'json' || key === 'main'));
+  const site = await startSite(database, options, 'info', logDir);
+  console.log(`\nthe same site at LOG_LEVEL=info (access log to a file):`);
+  const results = await runRounds(
+    scenariosFor(keys, site, undefined, reader, writer),
+    options,
+    options.rounds,
+  );
+  console.log(`\n${loadTable(results, undefined)}\n`);
+  for (const info of results) {
+    const before = quiet.find((r) => r.scenario.key === info.scenario.key);
+    if (!before) continue;
+    const change = info.requestsPerSecond / before.requestsPerSecond - 1;
+    console.log(
+      `${info.scenario.label}: LOG_LEVEL=info vs ${options.logLevel}: ` +
+        `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}% req/s ` +
+        `(${before.requestsPerSecond.toFixed(0)} → ${info.requestsPerSecond.toFixed(0)})`,
+    );
+  }
+  await site.stop();
+  const logSize = statSync(path.join(logDir, 'site-info.log')).size;
+  console.log(`access log written: ${(logSize / 1024 / 1024).toFixed(1)} MB`);
+  return results;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: Options | undefined;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the servers and dropping the database …`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'pacil-bench-'));
+  let ok = false;
+  try {
+    console.log(`pacil-inventory benchmark, ${new Date().toISOString()}`);
+    console.log(`command: npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`);
+    console.log(
+      `machine: ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
+        `${mb(os.totalmem() / 1024)} RAM, load average ${loadAverage()} (1/5/15 min)`,
+    );
+    buildIfStale();
+
+    const database = await createBenchDatabase();
+    cleanups.push(() => database.drop());
+    const { db } = database.handle;
+    const reader = await createUser(db, 'bench_reader');
+    const writer = await createUser(db, 'bench_writer');
+    await seedItems(db, reader.id, options.items);
+    console.log(`PostgreSQL: ${database.version}`);
+    console.log(`database: ${database.name}; ${options.items} items for ${reader.username}`);
+    const run: Run = { profiles: new Map(), options, database, logDir, reader, writer };
+    let allOk = true;
+    let results: LoadResult[] = [];
+    if (options.only.size > 0) {
+      results = await loadPhase(run);
+      allOk &&= !failed(results);
+    }
+    if (options.exportItems > 0) allOk = (await exportPhase(run)) && allOk;
+    if (
+      options.logCost &&
+      options.logLevel !== 'info' &&
+      (options.only.has('json') || options.only.has('main'))
+    ) {
+      allOk &&= !failed(await logCostPhase(run, results));
+    }
+
+    console.log(`\nload average at the end: ${loadAverage()}`);
+    if (!allOk) console.error('FAILED: some requests errored, answered non-2xx or were incomplete');
+    ok = allOk;
+    await cleanUp();
+    for (const [phase, dir] of run.profiles) printProfile(phase, dir);
+    return ok ? 0 : 1;
+  } catch (error) {
+    console.error(`\nbenchmark failed: ${error instanceof Error ? error.stack : String(error)}`);
+    return 1;
+  } finally {
+    await cleanUp();
+    if (ok) rmSync(logDir, { recursive: true, force: true });
+    else console.error(`server logs kept in ${logDir}`);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
