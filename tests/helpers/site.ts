@@ -1,8 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
+import { ROOT } from '../../scripts/build-if-stale.ts';
 import { registerAccount } from '../../src/lib/server/auth/accounts.ts';
 import { openDatabase, type Backend } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
@@ -20,14 +31,16 @@ export const PASSWORD = 'Correct-Horse-Battery-9';
 export interface Site {
   url: string;
   server: RunningServer;
+  /** The PostgreSQL database the server uses, for a test's own connection; undefined on PGlite. */
+  databaseUrl: string | undefined;
   /** Stops the server and removes its database. */
   close(): Promise<void>;
 }
 
 /**
- * Starts the server on a fresh embedded database (a temp DATA_DIR) or a fresh PostgreSQL
- * database. `seed` runs on the migrated database before the server opens it (the embedded
- * database belongs to one process at a time).
+ * Starts the server on a fresh embedded database (a temp DATA_DIR holding a copy of an
+ * empty, migrated one) or a fresh PostgreSQL database. `seed` runs on the migrated database
+ * before the server opens it (the embedded database belongs to one process at a time).
  */
 export async function startSite(
   backend: Backend,
@@ -42,6 +55,7 @@ export async function startSite(
     removeDatabase = () => dropPostgresDatabase(name);
   } else {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'pacil-site-'));
+    cpSync(await migratedDataDirTemplate(), dataDir, { recursive: true });
     databaseEnv = { DATA_DIR: dataDir };
     removeDatabase = async () => rmSync(dataDir, { recursive: true, force: true });
   }
@@ -69,6 +83,7 @@ export async function startSite(
     return {
       url: server.url,
       server,
+      databaseUrl: databaseEnv.DATABASE_URL,
       async close() {
         try {
           await server.stop();
@@ -81,6 +96,51 @@ export async function startSite(
     await removeDatabase();
     throw error;
   }
+}
+
+const TEMPLATES = path.join(ROOT, 'node_modules/.cache');
+const TEMPLATE_PREFIX = 'pacil-pglite-template-';
+
+/**
+ * An empty, migrated embedded database to copy. Creating one (PGlite's initdb) takes many
+ * seconds on a small machine, far longer than copying its files, so it is made once and
+ * kept, named after what it depends on (the migrations and PGlite's version): a change to
+ * either makes a new one. Made under another name and renamed, so that test processes
+ * starting at the same time never see half of one.
+ */
+async function migratedDataDirTemplate(): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(readFileSync(path.join(ROOT, 'node_modules/@electric-sql/pglite/package.json')));
+  const migrations = path.join(ROOT, 'db/migrations');
+  for (const file of readdirSync(migrations).sort()) {
+    hash.update(file).update(readFileSync(path.join(migrations, file)));
+  }
+  const name = `${TEMPLATE_PREFIX}${hash.digest('hex').slice(0, 16)}`;
+  const template = path.join(TEMPLATES, name);
+  if (existsSync(template)) return template;
+
+  mkdirSync(TEMPLATES, { recursive: true });
+  const building = mkdtempSync(path.join(TEMPLATES, 'pacil-pglite-building-'));
+  try {
+    const handle = openDatabase({ dataDir: building });
+    try {
+      await migrateToLatest(handle.db);
+    } finally {
+      await handle.close();
+    }
+    renameSync(building, template);
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    // Another process made it first.
+    if (!existsSync(template)) throw error;
+  }
+  // Templates of older migrations are of no further use.
+  for (const entry of readdirSync(TEMPLATES)) {
+    if (entry.startsWith(TEMPLATE_PREFIX) && entry !== name) {
+      rmSync(path.join(TEMPLATES, entry), { recursive: true, force: true });
+    }
+  }
+  return template;
 }
 
 /** Registers `username` directly in the database (for seeding); returns the user's id. */

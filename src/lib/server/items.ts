@@ -83,6 +83,9 @@ function containsPattern(text: string): string {
 function matchingItems(db: Db, ownerId: number, search: string | undefined) {
   let query = db.selectFrom('items').where('user_id', '=', ownerId);
   const text = search?.trim();
+  // PostgreSQL text cannot hold U+0000 (a query parameter with one is an error, not a
+  // miss), and no stored item contains it, so such a search matches nothing.
+  if (text?.includes('\0')) return query.where(sql<boolean>`false`);
   if (text) {
     const pattern = containsPattern(text);
     query = query.where((eb) =>

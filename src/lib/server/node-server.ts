@@ -52,6 +52,23 @@ function markTokenRequestSameOrigin(req: http.IncomingMessage): void {
   req.headers.origin = `${tls ? 'https' : 'http'}://${host}`;
 }
 
+/**
+ * Behind a proxy that ends TLS (TRUST_PROXY and `X-Forwarded-Proto: https`), a browser on
+ * the site's own pages sends `Origin: https://host`, but Astro builds the request's URL from
+ * the socket and sees `http://host`: its origin check, and the middleware's, would refuse
+ * every form post and API change the site's own pages make. This front knows the real
+ * scheme, so it states the origin in the terms Astro compares: the site's https origin
+ * becomes the http one Astro sees, and the plain-http origin (a different origin once the
+ * site is served over HTTPS) becomes `null`, which matches nothing.
+ */
+function alignOriginWithProxyScheme(req: http.IncomingMessage, https: boolean): void {
+  const { origin, host } = req.headers;
+  if (!https || origin === undefined || host === undefined) return;
+  if ((req.socket as { encrypted?: boolean }).encrypted) return;
+  if (origin === `https://${host}`) req.headers.origin = `http://${host}`;
+  else if (origin === `http://${host}`) req.headers.origin = 'null';
+}
+
 export function createSiteServer({
   handler,
   logger,
@@ -65,6 +82,7 @@ export function createSiteServer({
     const https = isHttps(req, trustProxy);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     if (https) res.setHeader('Strict-Transport-Security', HSTS);
+    alignOriginWithProxyScheme(req, https);
     markTokenRequestSameOrigin(req);
     trackResponse(requestId, res);
     res.on('finish', () => {

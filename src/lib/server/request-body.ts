@@ -124,15 +124,16 @@ export async function readFormFields(request: Request): Promise<Record<string, s
   } catch {
     throw badRequest('The multipart form data is malformed.');
   }
-  const fields: Record<string, string> = {};
+  // A Map, as for urlencoded forms: a field named `__proto__` is a field like any other.
+  const fields = new Map<string, string>();
   for (const [name, value] of form) {
     if (typeof value !== 'string') continue;
     if (value.includes('\uFFFD') && !isWellFormedUtf8Field(bytes)) {
       throw badRequest('The form data is not valid UTF-8.');
     }
-    fields[name] = value;
+    fields.set(name, value);
   }
-  return fields;
+  return Object.fromEntries(fields);
 }
 
 /** Multipart parsing replaces bad bytes with U+FFFD; tell a real U+FFFD from a bad byte. */

@@ -30,6 +30,20 @@ export function prefersHtml(request: Request): boolean {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/**
+ * The Content-Security-Policy of a plain page. Astro's `security.csp` covers the pages it
+ * renders; these are written here, so they state their own: the stylesheet and nothing else.
+ */
+const PLAIN_PAGE_CSP = [
+  "default-src 'none'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** A plain page in the site's look, for when rendering a real page is not possible. */
 export function plainPage(status: number, title: string, message: string): Response {
   const body = `<!doctype html>
@@ -39,7 +53,11 @@ export function plainPage(status: number, title: string, message: string): Respo
 <p><a href="/">Back to the inventory</a></p></main></body></html>`;
   return new Response(body, {
     status,
-    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
+    headers: {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': PLAIN_PAGE_CSP,
+    },
   });
 }
 

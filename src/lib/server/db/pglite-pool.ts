@@ -16,7 +16,12 @@ export function createPGlitePool(pglite: PGlite): PostgresPool {
 
   const client = {
     async query<R>(sql: string, parameters: ReadonlyArray<unknown>) {
-      const result = await pglite.query<R>(sql, [...parameters]);
+      // Text goes in as `pg` sends it: a lone surrogate becomes U+FFFD. PGlite's own encoder
+      // miscounts the bytes of some strings with one and sends PostgreSQL broken UTF-8.
+      const values = parameters.map((value) =>
+        typeof value === 'string' ? value.toWellFormed() : value,
+      );
+      const result = await pglite.query<R>(sql, values);
       return {
         command: (result.command ?? 'SELECT') as PostgresQueryResult<R>['command'],
         rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,

@@ -1,0 +1,264 @@
+import http from 'node:http';
+import { expect } from 'vitest';
+import { ROOT } from '../../scripts/build-if-stale.ts';
+import type { ClientRequest, SiteClient } from '../helpers/site.ts';
+
+/**
+ * What the attack suite shares: the attacker's origin, form posts, the "before and after"
+ * of every attack (each owner's own export), raw HTTP for what fetch will not send, and the
+ * checks every response must pass.
+ */
+
+export const EVIL_ORIGIN = 'http://evil.example';
+export const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+export interface ApiItem {
+  id: number;
+  name: string;
+  amount: number;
+  description: string;
+  created_at: string;
+}
+
+export interface ExportObject {
+  model: string;
+  pk: number;
+  fields: { user: number; name: string; amount: number; description: string };
+}
+
+/** A urlencoded form post (same origin unless `init.origin` says otherwise). */
+export function postForm(
+  client: SiteClient,
+  pathname: string,
+  fields: Record<string, string>,
+  init: ClientRequest = {},
+): Promise<Response> {
+  return client.request(pathname, {
+    method: 'POST',
+    ...init,
+    headers: { 'Content-Type': FORM_TYPE, ...init.headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** Stores an item through the API and returns it. */
+export async function createItem(
+  client: SiteClient,
+  fields: { name: string; amount: number; description?: string },
+): Promise<ApiItem> {
+  const response = await client.request('/api/items', { method: 'POST', json: fields });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json()) as ApiItem;
+}
+
+/** Everything a user has, as their own `/json/` export shows it. */
+export async function exportOf(client: SiteClient): Promise<string> {
+  const response = await client.request('/json/');
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+export async function exportObjects(client: SiteClient): Promise<ExportObject[]> {
+  return JSON.parse(await exportOf(client)) as ExportObject[];
+}
+
+/** The exports of several users, taken before an attack... */
+export function snapshot(clients: readonly SiteClient[]): Promise<string[]> {
+  return Promise.all(clients.map(exportOf));
+}
+
+/** ...and compared after it: nobody's data changed. */
+export async function expectUnchanged(
+  clients: readonly SiteClient[],
+  before: readonly string[],
+): Promise<void> {
+  expect(await snapshot(clients)).toEqual(before);
+}
+
+/** True while the client's session still signs it in. */
+export async function isSignedIn(client: SiteClient): Promise<boolean> {
+  const response = await client.request('/api/items?limit=1');
+  if (response.status === 200) return true;
+  expect(response.status).toBe(401);
+  return false;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RawRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** Written one chunk at a time; without a Content-Length header that is chunked encoding. */
+  chunks?: readonly (string | Uint8Array)[];
+}
+
+/**
+ * One request through node:http, for what fetch does not send: a `Host` header of our choice,
+ * a declared length with no body behind it, chunked bodies. The server may answer before the
+ * body is sent; that answer is what counts, and errors writing the rest are ignored.
+ */
+export function rawRequest(url: string, request: RawRequest): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request(
+      {
+        hostname,
+        port,
+        method: request.method ?? 'GET',
+        path: request.path,
+        headers: request.headers,
+        agent: false,
+      },
+      (res) => {
+        answered = true;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+          req.destroy();
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${request.path}`)));
+    void (async () => {
+      for (const chunk of request.chunks ?? []) {
+        if (answered || req.destroyed) return;
+        if (!req.write(chunk)) await new Promise((resolve) => req.once('drain', resolve));
+      }
+      // A declared length with nothing behind it: send the headers and leave the request
+      // open, so an answer can only come from a server that does not wait for the body.
+      if (request.headers?.['Content-Length'] && !request.chunks) req.flushHeaders();
+      else req.end();
+    })();
+  });
+}
+
+export const SECURITY_HEADERS = {
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'cross-origin-opener-policy': 'same-origin',
+} as const;
+
+type AnyHeaders = Headers | http.IncomingHttpHeaders;
+
+function header(headers: AnyHeaders, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The headers every response carries, whatever answered it. */
+export function expectSecurityHeaders(headers: AnyHeaders, label: string): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    expect(header(headers, name), `${name} on ${label}`).toBe(value);
+  }
+}
+
+/** The Content-Security-Policy every HTML page carries. */
+export function expectPageCsp(headers: AnyHeaders, label: string): void {
+  const csp = header(headers, 'content-security-policy');
+  expect(csp, `CSP on ${label}`).toBeDefined();
+  const directives = new Map(
+    csp!
+      .split(';')
+      .map((directive) => directive.trim())
+      .filter(Boolean)
+      .map((directive) => {
+        const [name, ...values] = directive.split(/\s+/);
+        return [name!.toLowerCase(), values] as const;
+      }),
+  );
+  expect(directives.get('frame-ancestors'), label).toEqual(["'none'"]);
+  expect(directives.get('form-action'), label).toEqual(["'self'"]);
+  expect(directives.get('base-uri'), label).toEqual(["'self'"]);
+  expect(directives.get('object-src'), label).toEqual(["'none'"]);
+  // Scripts are limited to the site's own files and hashes: by script-src, or default-src.
+  const scripts = directives.get('script-src') ?? directives.get('default-src');
+  expect(scripts, label).toBeDefined();
+  expect(
+    scripts!.every(
+      (source) => ["'self'", "'none'"].includes(source) || /^'sha(256|384|512)-/.test(source),
+    ),
+    `${label}: ${csp}`,
+  ).toBe(true);
+  expect(csp, label).not.toMatch(/'unsafe-inline'|'unsafe-eval'|'unsafe-hashes'|\*/);
+}
+
+/** The site's own checkout path, as a stack trace or an error message would show it. */
+const SOURCE_PATHS = [ROOT, ROOT.replace(/\/$/, ''), '/work/', 'node_modules', 'file://'];
+
+/** Error responses name the problem, never the code: no stack trace, no file path. */
+export function expectNoInternals(body: string, label: string): void {
+  for (const path of SOURCE_PATHS) expect(body, label).not.toContain(path);
+  expect(body, label).not.toMatch(/\n\s+at .+[:(]/);
+  expect(body, label).not.toMatch(/\.(ts|mjs|js|astro):\d+/);
+  expect(body, label).not.toMatch(/\b(TypeError|ReferenceError|SyntaxError|RangeError|URIError)\b/);
+}
+
+/** Reverses the escaping of HTML text and attribute values (named and numeric references). */
+export function decodeHtml(html: string): string {
+  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return html.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (match, entity: string) => {
+    if (entity[0] === '#') {
+      const code =
+        entity[1] === 'x' || entity[1] === 'X'
+          ? parseInt(entity.slice(2), 16)
+          : Number(entity.slice(1));
+      return String.fromCodePoint(code);
+    }
+    return named[entity.toLowerCase()] ?? match;
+  });
+}
+
+/** A start or end tag, with its attributes (quoted values may hold `>`). */
+const TAG =
+  /<\/?[a-zA-Z][^\s/>]*(?:\s+[^\s=/>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*\s*\/?>/g;
+
+/** A tag with its attribute values emptied: its name and attribute names. */
+const bareTag = (tag: string) => tag.replace(/"[^"]*"|'[^']*'/g, '""');
+
+/**
+ * `payload` (user data) is on the page only as text: escaped where it would be markup.
+ * Inside a quoted attribute value only the quote and `&` are markup, so `<` and `>` may
+ * stand there as they are (HTML reads them as text); everywhere else they may not. The
+ * payload adds no element, no event handler, no `javascript:` link and no inline script,
+ * and decoded, the page shows it.
+ */
+export function expectEscapedInHtml(html: string, payload: string, label: string): void {
+  const tags = [...html.matchAll(TAG)].map((match) => match[0]);
+  // The page without its tags' attribute values: markup and text, where `<` is markup.
+  const markup = html.replace(TAG, bareTag);
+  if (/[<>]/.test(payload)) expect(markup, label).not.toContain(payload);
+  // A quote would end an attribute value, so it must be escaped everywhere.
+  if (payload.includes('"')) expect(html, label).not.toContain(payload);
+  expect(
+    tags.filter((tag) => /^<(img|svg|iframe|object|embed)\b/i.test(tag)),
+    label,
+  ).toEqual([]);
+  expect(
+    tags.map(bareTag).filter((tag) => /\son[a-z]+\s*=/i.test(tag)),
+    label,
+  ).toEqual([]);
+  expect(
+    tags.filter((tag) =>
+      /\s(?:href|src|action|formaction|data)\s*=\s*["']?\s*javascript:/i.test(tag),
+    ),
+    label,
+  ).toEqual([]);
+  for (const [, script] of markup.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/gi)) {
+    expect(script, `${label}: inline script`).not.toContain('alert(1)');
+  }
+  expect(decodeHtml(html), label).toContain(payload);
+}
