@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT_BYTES } from '../../src/lib/server/request-body.ts';
 import { BACKENDS } from '../helpers/database.ts';
@@ -283,6 +284,32 @@ describe.each(BACKENDS)('response headers on %s', (backend) => {
         expect(response.body, label).not.toContain('evil.example');
         expect(response.body, label).not.toContain('8443');
       }
+    }
+  });
+
+  it('carries the security headers on the answers Node gives to requests it cannot parse', async () => {
+    const { hostname, port } = new URL(site.url);
+    const answer = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), hostname, () => socket.write(raw));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const broken = await answer('GET /\u0001 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const oversized = await answer(
+      `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    for (const [response, status] of [
+      [broken, 400],
+      [oversized, 431],
+    ] as const) {
+      expect(response).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(response).toMatch(/\r\nX-Frame-Options: DENY\r\n/);
+      expect(response).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
+      expect(response).toMatch(/\r\nReferrer-Policy: same-origin\r\n/);
+      expect(response).toMatch(/\r\nCross-Origin-Opener-Policy: same-origin\r\n/);
     }
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 
 /**
@@ -69,12 +70,29 @@ function alignOriginWithProxyScheme(req: http.IncomingMessage, https: boolean): 
   else if (origin === `http://${host}`) req.headers.origin = 'null';
 }
 
+/**
+ * Node answers requests it cannot parse (a broken request line, 431 for oversized headers)
+ * before any handler runs; this gives those answers the security headers too.
+ */
+function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${headers.join('')}` +
+      'Content-Length: 0\r\nConnection: close\r\n\r\n',
+  );
+}
+
 export function createSiteServer({
   handler,
   logger,
   trustProxy = false,
 }: SiteServerOptions): http.Server {
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const started = performance.now();
     // Any id the client sent is replaced: ids in our logs are ours.
     const requestId = randomUUID();
@@ -100,6 +118,8 @@ export function createSiteServer({
     });
     handler(req, res);
   });
+  server.on('clientError', answerUnparsableRequest);
+  return server;
 }
 
 /*
