@@ -4,8 +4,7 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { config, ConfigError } from '../src/lib/server/config.ts';
-import { openDatabase } from '../src/lib/server/db/connect.ts';
+import { openConfiguredDatabase } from './configured-database.ts';
 import { exportDjangoDump, formatExportSummary } from '../src/lib/server/migration/export.ts';
 
 const USAGE = `Usage: npm run export:django -- <file>
@@ -55,20 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  let settings;
-  try {
-    settings = config();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
-  }
-
-  const handle = openDatabase({
-    databaseUrl: settings.DATABASE_URL,
-    dataDir: settings.DATA_DIR,
-    poolSize: 1,
-  });
+  const handle = openConfiguredDatabase();
+  if (!handle) return 2;
   const partial = `${target}.partial-${process.pid}`;
   try {
     const toStdout = target === '-';

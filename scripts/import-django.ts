@@ -1,8 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { config, ConfigError } from '../src/lib/server/config.ts';
-import { openDatabase } from '../src/lib/server/db/connect.ts';
+import { openConfiguredDatabase } from './configured-database.ts';
 import { migrateToLatest } from '../src/lib/server/db/migrate.ts';
 import {
   formatImportResult,
@@ -73,20 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  let settings;
-  try {
-    settings = config();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
-  }
-
-  const handle = openDatabase({
-    databaseUrl: settings.DATABASE_URL,
-    dataDir: settings.DATA_DIR,
-    poolSize: 1,
-  });
+  const handle = openConfiguredDatabase();
+  if (!handle) return 2;
   try {
     const applied = await migrateToLatest(handle.db);
     if (applied.length > 0) {

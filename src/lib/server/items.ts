@@ -163,6 +163,11 @@ export async function findItemForUser(
   return row && toItem(row);
 }
 
+/** A client's idempotency key: 1 to 100 printable ASCII characters (a UUID, typically). */
+export function isIdempotencyKey(key: string): boolean {
+  return /^[\x20-\x7E]{1,100}$/.test(key);
+}
+
 /**
  * Stores a new item. With an idempotency key, a second call with the same key returns the
  * item the first one stored (`created: false`) instead of storing a copy.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AMOUNT_MAX } from '../../item-schema.ts';
-import { ITEM_SORTS, type Item, type ItemQuery } from '../items.ts';
+import { isIdempotencyKey, ITEM_SORTS, type Item, type ItemQuery } from '../items.ts';
 
 /** How the API shows items and reads the parts of a request that are not the item itself. */
 
@@ -66,7 +66,6 @@ export function parseListQuery(params: URLSearchParams) {
 }
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
-const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,100}$/;
 
 /** The client's key for a retried create: absent, valid, or invalid (a 400). */
 export function idempotencyKeyOf(
@@ -74,7 +73,7 @@ export function idempotencyKeyOf(
 ): { ok: true; key: string | undefined } | { ok: false; message: string } {
   const key = request.headers.get(IDEMPOTENCY_KEY_HEADER);
   if (key === null) return { ok: true, key: undefined };
-  if (IDEMPOTENCY_KEY.test(key)) return { ok: true, key };
+  if (isIdempotencyKey(key)) return { ok: true, key };
   return {
     ok: false,
     message: `${IDEMPOTENCY_KEY_HEADER} must be 1 to 100 printable ASCII characters.`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TokenScope } from '../db/types.ts';
+import { zodFieldErrors } from './registration.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /** The "create token" form: a name, a scope and an optional expiry in days. */
@@ -31,12 +32,7 @@ export function parseTokenForm(fields: Record<string, string>): TokenFormResult 
     scope: fields.scope ?? '',
     expires_in_days: fields.expires_in_days ?? '',
   });
-  if (!parsed.success) {
-    const errors: Record<string, string[]> = {};
-    for (const issue of parsed.error.issues)
-      (errors[String(issue.path[0])] ??= []).push(issue.message);
-    return { success: false, errors };
-  }
+  if (!parsed.success) return { success: false, errors: zodFieldErrors(parsed.error) };
   const days = parsed.data.expires_in_days;
   return {
     success: true,
