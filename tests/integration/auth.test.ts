@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { Lucia, TimeSpan } from 'lucia';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { registerAccount, signIn } from '../../src/lib/server/auth/accounts.ts';
 import { createLucia, KyselyAdapter } from '../../src/lib/server/auth/lucia.ts';
@@ -108,6 +109,69 @@ describe.each(BACKENDS)('accounts on %s', (backend) => {
     expect(await validateSessionToken(auth, session.id)).toBeNull();
     await auth.invalidateSession(session.id);
     expect(await validateSessionToken(auth, token)).toBeNull();
+  });
+
+  it('answers a session from memory for a moment; ending it here takes effect at once', async () => {
+    const userId = await register('recent_user');
+    const ttlMs = 300;
+    const auth = new Lucia(new KyselyAdapter(database.db, { ttlMs, maxEntries: 10 }));
+    const expectUser = async (token: string, valid: boolean) =>
+      expect((await validateSessionToken(auth, token))?.user.id).toBe(valid ? userId : undefined);
+    const deleteRowsBehindItsBack = (token: string) =>
+      database.db.deleteFrom('sessions').where('id', '=', sessionIdFromToken(token)).execute();
+
+    // Another process deleting the row: honoured from memory until the entry is too old.
+    const elsewhere = await startSession(auth, userId);
+    await expectUser(elsewhere.token, true);
+    const deletedAt = performance.now();
+    await deleteRowsBehindItsBack(elsewhere.token);
+    await expectUser(elsewhere.token, true);
+    await new Promise((resolve) =>
+      setTimeout(resolve, ttlMs + 50 - (performance.now() - deletedAt)),
+    );
+    await expectUser(elsewhere.token, false);
+
+    // Signing out through this process ends the session at once, remembered or not.
+    const one = await startSession(auth, userId);
+    await expectUser(one.token, true);
+    await auth.invalidateSession(one.session.id);
+    await expectUser(one.token, false);
+
+    // So does ending all of the user's sessions (password change, sign out everywhere).
+    const two = await startSession(auth, userId);
+    const three = await startSession(auth, userId);
+    await expectUser(two.token, true);
+    await expectUser(three.token, true);
+    await auth.invalidateUserSessions(userId);
+    await expectUser(two.token, false);
+    await expectUser(three.token, false);
+  });
+
+  it('extends a remembered session in memory as in the database', async () => {
+    const userId = await register('extended_user');
+    const auth = new Lucia(new KyselyAdapter(database.db, { ttlMs: 60_000, maxEntries: 10 }), {
+      sessionExpiresIn: new TimeSpan(30, 'd'),
+    });
+    const { token, session } = await startSession(auth, userId);
+    // Less than half of the 30 days left: the next validation extends it.
+    const soon = new Date(Date.now() + 60_000);
+    await database.db
+      .updateTable('sessions')
+      .set({ expires_at: soon })
+      .where('id', '=', session.id)
+      .execute();
+    const extended = await validateSessionToken(auth, token);
+    expect(extended?.session.fresh).toBe(true);
+    const stored = await database.db
+      .selectFrom('sessions')
+      .select('expires_at')
+      .where('id', '=', session.id)
+      .executeTakeFirstOrThrow();
+    expect(stored.expires_at.getTime()).toBe(extended?.session.expiresAt.getTime());
+    // Answered from memory now, with the new date: not extended a second time.
+    const again = await validateSessionToken(auth, token);
+    expect(again?.session.fresh).toBe(false);
+    expect(again?.session.expiresAt.getTime()).toBe(stored.expires_at.getTime());
   });
 
   it('two registrations racing for Alice and alice make exactly one user', async () => {

@@ -116,6 +116,7 @@ export async function signOutEverywhere(auth: Auth, userId: number): Promise<voi
  */
 export async function deleteAccount(
   db: Kysely<Database>,
+  auth: Auth,
   userId: number,
   form: Record<string, string>,
 ): Promise<SettingsOutcome<object>> {
@@ -132,5 +133,7 @@ export async function deleteAccount(
   }
   if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
   await db.deleteFrom('users').where('id', '=', userId).execute();
+  // The rows went with the user; this also ends the sessions Lucia's adapter holds in memory.
+  await auth.invalidateUserSessions(userId);
   return { status: 'done' };
 }

@@ -1,22 +1,35 @@
 import type { Kysely } from 'kysely';
 import { Lucia, TimeSpan, type Adapter, type DatabaseSession, type DatabaseUser } from 'lucia';
 import type { Database } from '../db/types.ts';
+import { RecentSessions, type RecentSessionsOptions } from './recent-sessions.ts';
+
+/**
+ * Short enough that a session ended by another server process sharing the database stops
+ * working here within moments; long enough to cover a burst of requests from one browser.
+ */
+export const RECENT_SESSIONS: RecentSessionsOptions = { ttlMs: 2_000, maxEntries: 10_000 };
 
 /**
  * Lucia's adapter over Kysely (Lucia ships none). Session ids handed to it are already the
  * SHA-256 of the cookie's token (see sessions.ts), so what it stores cannot be replayed.
  * Inactive users have no sessions: their rows read as "no user", and Lucia deletes the session.
+ * Sessions found are kept for a moment in `RecentSessions`; every change below goes to it too.
  */
 export class KyselyAdapter implements Adapter {
   private readonly db: Kysely<Database>;
+  private readonly recent: RecentSessions;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, recentSessions: RecentSessionsOptions = RECENT_SESSIONS) {
     this.db = db;
+    this.recent = new RecentSessions(recentSessions);
   }
 
   async getSessionAndUser(
     sessionId: string,
   ): Promise<[session: DatabaseSession | null, user: DatabaseUser | null]> {
+    const recent = this.recent.get(sessionId);
+    if (recent) return recent;
+    const mark = this.recent.lookupStarted();
     const row = await this.db
       .selectFrom('sessions')
       .leftJoin('users', (join) =>
@@ -37,8 +50,10 @@ export class KyselyAdapter implements Adapter {
       expiresAt: row.expiresAt,
       attributes: {},
     };
-    const user: DatabaseUser | null =
-      row.username === null ? null : { id: row.userId, attributes: { username: row.username } };
+    // An inactive user is not kept: Lucia deletes that session right away.
+    if (row.username === null) return [session, null];
+    const user: DatabaseUser = { id: row.userId, attributes: { username: row.username } };
+    this.recent.remember(sessionId, [session, user], mark);
     return [session, user];
   }
 
@@ -69,14 +84,18 @@ export class KyselyAdapter implements Adapter {
       .set({ expires_at: expiresAt })
       .where('id', '=', sessionId)
       .execute();
+    this.recent.extend(sessionId, expiresAt);
   }
 
+  // Forgotten after the delete: a lookup that read the row before it cannot keep it.
   async deleteSession(sessionId: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('id', '=', sessionId).execute();
+    this.recent.forgetSession(sessionId);
   }
 
   async deleteUserSessions(userId: number): Promise<void> {
     await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+    this.recent.forgetUser(userId);
   }
 
   async deleteExpiredSessions(): Promise<void> {
