@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   EXPORT_CONTENT_TYPE,
   exportStream,
+  OBJECTS_PER_CHUNK,
   serializeItems,
   type ExportFormat,
   type ExportItem,
@@ -337,6 +338,27 @@ describe('exportStream', () => {
       );
     });
   }
+
+  it('writes a large batch in chunks of at most OBJECTS_PER_CHUNK objects, same bytes', async () => {
+    const items = Array.from({ length: OBJECTS_PER_CHUNK * 2 + 7 }, (_, index) => ({
+      ...WIDGET,
+      id: index + 1,
+      name: `item ${index + 1}`,
+    }));
+    for (const format of ['json', 'xml'] as const) {
+      const chunks: Uint8Array[] = [];
+      const reader = exportStream(format, fromBatches([items, [GADGET]])).getReader();
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        chunks.push(read.value);
+      }
+      const text = chunks.map((chunk) => Buffer.from(chunk).toString('utf8'));
+      const objectsIn = (chunk: string) =>
+        chunk.split(format === 'json' ? '"model": ' : '<object ').length - 1;
+      // Three chunks for the large batch, one for the small one, one to close the document.
+      expect(text.map(objectsIn), format).toEqual([OBJECTS_PER_CHUNK, OBJECTS_PER_CHUNK, 7, 1, 0]);
+      expect(text.join(''), format).toBe(serializeItems(format, [...items, GADGET]));
+    }
+  });
 
   /** An endless source that records how far it was pulled and whether it was closed. */
   function endlessSource() {

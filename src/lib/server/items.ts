@@ -246,27 +246,29 @@ export async function deleteItemForUser(db: Db, ownerId: number, id: number): Pr
 
 /**
  * Every item of an owner in id order, a batch at a time (keyset pagination on id), so an
- * export of any size holds one batch in memory.
+ * export of any size holds one batch in memory. The exports carry no creation time, so it
+ * is not selected: parsing a timestamp per row was a measurable share of a large export.
  */
 export async function* itemBatchesForUser(
   db: Db,
   ownerId: number,
   batchSize = 1000,
-): AsyncGenerator<Item[]> {
+): AsyncGenerator<Omit<Item, 'createdAt'>[]> {
   let after = 0;
   for (;;) {
-    const rows = await db
+    // Aliased to the domain's names so the rows are the items, without a second object each.
+    const batch = await db
       .selectFrom('items')
-      .select(ITEM_COLUMNS)
+      .select(['id', 'user_id as userId', 'name', 'amount', 'description'])
       .where('user_id', '=', ownerId)
       .where('id', '>', after)
       .orderBy('id')
       .limit(batchSize)
       .execute();
-    if (rows.length === 0) return;
-    yield rows.map(toItem);
-    if (rows.length < batchSize) return;
-    after = rows.at(-1)!.id;
+    if (batch.length === 0) return;
+    yield batch;
+    if (batch.length < batchSize) return;
+    after = batch.at(-1)!.id;
   }
 }
 
