@@ -6,7 +6,8 @@ import svelte from '@astrojs/svelte';
 export default defineConfig({
   output: 'server',
   adapter: node({
-    mode: 'standalone',
+    // scripts/start.ts serves the built files and hands everything else to this handler.
+    mode: 'middleware',
     // The adapter's default is 1 GB; forms and JSON bodies are capped at 64 KiB by the
     // middleware, so anything larger than this is refused before it is buffered.
     bodySizeLimit: 1024 * 1024,

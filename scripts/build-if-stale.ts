@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_ENTRY = path.join(ROOT, 'dist/server/entry.mjs');
+/** The files the built site serves as they are (stylesheet, icon, the islands' scripts). */
+export const CLIENT_DIR = path.join(ROOT, 'dist/client');
 
 /** What goes into the build: a change to any of these makes `dist/` stale. */
 const BUILD_INPUTS = ['src', 'public', 'astro.config.mjs', 'package-lock.json', 'tsconfig.json'];

@@ -6,7 +6,8 @@ import {
   stopServer,
   type RequestListener,
 } from '../src/lib/server/node-server.ts';
-import { buildIfStale, SERVER_ENTRY } from './build-if-stale.ts';
+import { createStaticFileHandler } from '../src/lib/server/static-files.ts';
+import { buildIfStale, CLIENT_DIR, SERVER_ENTRY } from './build-if-stale.ts';
 import { migrateConfiguredDatabase } from './migrate.ts';
 
 /**
@@ -29,11 +30,15 @@ buildIfStale();
 const applied = await migrateConfiguredDatabase();
 if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
 
-// The adapter would otherwise start its own server on import; this one wraps its handler.
-process.env.ASTRO_NODE_AUTOSTART = 'disabled';
-const entry = (await import(pathToFileURL(SERVER_ENTRY).href)) as { handler: RequestListener };
+// The adapter runs in middleware mode: it renders, and this front serves the static files.
+const entry = (await import(pathToFileURL(SERVER_ENTRY).href)) as {
+  handler: (...args: Parameters<RequestListener>) => Promise<void>;
+};
+const serveStaticFile = createStaticFileHandler(CLIENT_DIR);
 const server = createSiteServer({
-  handler: entry.handler,
+  handler: (req, res) => {
+    if (!serveStaticFile(req, res)) void entry.handler(req, res);
+  },
   logger,
   trustProxy: settings.TRUST_PROXY,
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import {
   dropPostgresDatabase,
   urlForDatabase,
 } from '../helpers/database.ts';
+import { CLIENT_DIR } from '../../scripts/build-if-stale.ts';
 import { runScript, startServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -64,6 +65,54 @@ describe('the production server on the embedded database', () => {
     // The schema was kept: nothing left to migrate.
     expect(second.output()).not.toContain('applied migrations');
     expect((await second.stop('SIGINT')).code).toBe(0);
+  });
+
+  it('serves the built files itself: hashed ones cached for good, the rest revalidated', async () => {
+    const server = await startServer({ DATA_DIR: tempDataDir() });
+    try {
+      const stylesheet = await fetch(`${server.url}/site.css`);
+      expect(stylesheet.status).toBe(200);
+      expect(stylesheet.headers.get('content-type')).toMatch(/^text\/css/);
+      expect(stylesheet.headers.get('cache-control')).toBe('public, max-age=0');
+      expect(stylesheet.headers.get('x-content-type-options')).toBe('nosniff');
+      const etag = stylesheet.headers.get('etag')!;
+      // node:http, since fetch adds `Cache-Control: no-cache` to a conditional request.
+      const revalidated = await new Promise<number | undefined>((resolve, reject) =>
+        http
+          .get(`${server.url}/site.css`, { headers: { 'If-None-Match': etag } }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          })
+          .on('error', reject),
+      );
+      expect(revalidated).toBe(304);
+      const head = await fetch(`${server.url}/site.css`, { method: 'HEAD' });
+      expect([head.status, head.headers.get('content-length')]).toEqual([
+        200,
+        String((await stylesheet.text()).length),
+      ]);
+
+      // A hashed bundle file never changes under its name.
+      const bundled = readdirSync(path.join(CLIENT_DIR, '_astro')).find((file) =>
+        file.endsWith('.js'),
+      );
+      const island = await fetch(`${server.url}/_astro/${bundled}`);
+      expect(island.status).toBe(200);
+      expect(island.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(island.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+
+      // Anything else is the site's: a missing file, another method, an undecodable address.
+      const missing = await fetch(`${server.url}/_astro/no-such-file.js`, { redirect: 'manual' });
+      expect(missing.status).not.toBe(200);
+      expect(missing.headers.get('cache-control') ?? '').not.toContain('immutable');
+      const posted = await fetch(`${server.url}/site.css`, { method: 'POST' });
+      expect(posted.status).toBe(403);
+      const undecodable = await fetch(`${server.url}/items/%ZZ/edit`);
+      expect(undecodable.status).toBe(400);
+      expect(undecodable.headers.get('x-frame-options')).toBe('DENY');
+    } finally {
+      await server.stop('SIGTERM');
+    }
   });
 
   it('refuses to start with a bad setting, naming the variable', async () => {

@@ -87,6 +87,16 @@ function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
   );
 }
 
+/** Whether the URL's percent-escapes decode (Astro's routing would fail on one that does not). */
+function isDecodableUrl(url: string): boolean {
+  try {
+    decodeURI(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createSiteServer({
   handler,
   logger,
@@ -116,6 +126,11 @@ export function createSiteServer({
         'request',
       );
     });
+    if (!isDecodableUrl(req.url ?? '/')) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Bad request: the address holds an invalid percent-encoding.');
+      return;
+    }
     handler(req, res);
   });
   server.on('clientError', answerUnparsableRequest);
