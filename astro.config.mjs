@@ -3,6 +3,20 @@ import { defineConfig } from 'astro/config';
 import node from '@astrojs/node';
 import svelte from '@astrojs/svelte';
 
+/**
+ * What the add-item island runs at page load: Svelte's runtime, Astro's Svelte renderer, the
+ * component and the items API client (which the table's script shares). Each file is
+ * compressed on its own and split files import each other by long lists of names, so in one
+ * file this is ~0.7 KB smaller gzipped than in the four the bundler makes by itself. The item
+ * schema (with zod) stays out: the island imports it on first use.
+ */
+const ISLAND_MODULES = [
+  /node_modules[\\/]svelte[\\/]/,
+  /node_modules[\\/]@astrojs[\\/]svelte[\\/]/,
+  /src[\\/]components[\\/]ItemForm\.svelte/,
+  /src[\\/]lib[\\/]item-client\.ts/,
+];
+
 export default defineConfig({
   output: 'server',
   adapter: node({
@@ -42,6 +56,24 @@ export default defineConfig({
     inlineStylesheets: 'never',
   },
   vite: {
+    environments: {
+      client: {
+        build: {
+          rolldownOptions: {
+            output: {
+              codeSplitting: {
+                groups: [
+                  {
+                    name: 'island',
+                    test: (id) => ISLAND_MODULES.some((pattern) => pattern.test(id)),
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
     ssr: {
       // Native modules and the embedded database load from node_modules at run time.
       external: ['@node-rs/argon2', '@electric-sql/pglite', 'pg', 'pino'],
