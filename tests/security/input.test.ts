@@ -380,7 +380,7 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
   });
 
   describe('mass assignment', () => {
-    it('refuses user, id, user_id and created_at in JSON bodies with 400', async () => {
+    it('refuses user, id, user_id, created_at and any other field in JSON bodies with 400', async () => {
       const bobsBefore = await snapshot([bob]);
       const { id } = await createItem(alice, { name: 'Mine', amount: 1 });
       const before = await snapshot(everyone());
@@ -391,6 +391,10 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
         { created_at: '2000-01-01T00:00:00Z' },
         { owner: bobId },
         { pk: bobsItem.id },
+        // Names every object inherits: they must be reported like any other unknown field.
+        { toString: 1 },
+        { constructor: 1, hasOwnProperty: 1 },
+        JSON.parse('{"__proto__": {"user": 1}}') as Record<string, unknown>,
       ]) {
         const created = await alice.request('/api/items', {
           method: 'POST',
