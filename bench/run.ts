@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildIfStale } from '../scripts/build-if-stale.ts';
+import { serverNodeFlags } from '../scripts/server-node-flags.ts';
 import { profilesIn, report, summarize } from './cpuprofile.ts';
 import {
   createBenchDatabase,
@@ -40,7 +41,9 @@ const USAGE = `usage: npm run bench -- [options]
   --export-repeats N  downloads of each format in the export case (3)
   --rounds N          run the scenarios N times, interleaved; report the median (1)
   --only LIST         load scenarios, comma-separated: ${SCENARIOS.join(',')} (all); none
-  --node-options S    NODE_OPTIONS for the site, e.g. "--max-semi-space-size=4"
+  --node-flags S      node's flags for the site instead of those of \`npm start\`
+                      (package.json), e.g. "" or "--max-semi-space-size=4"
+  --node-options S    NODE_OPTIONS for the site
   --cpu-prof DIR      run the site with node --cpu-prof, write the profile under DIR and
                       print where the time went (use with --only to profile one route)
   --help
@@ -61,6 +64,7 @@ interface Options {
   only: Set<ScenarioKey>;
   cpuProfDir: string | undefined;
   nodeOptions: string | undefined;
+  nodeFlags: string[];
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -80,6 +84,7 @@ function parseOptions(argv: string[]): Options | undefined {
       only: { type: 'string', default: SCENARIOS.join(',') },
       'cpu-prof': { type: 'string' },
       'node-options': { type: 'string' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -113,6 +118,10 @@ function parseOptions(argv: string[]): Options | undefined {
     only,
     cpuProfDir: values['cpu-prof'],
     nodeOptions: values['node-options'],
+    nodeFlags:
+      values['node-flags'] === undefined
+        ? serverNodeFlags()
+        : values['node-flags'].split(' ').filter(Boolean),
   };
 }
 
@@ -157,7 +166,7 @@ async function startSite(
       NODE_ENV: 'production',
       ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
     },
-    nodeArgs: cpuProfArgs(profileDir),
+    nodeArgs: [...options.nodeFlags, ...cpuProfArgs(profileDir)],
     logFile: path.join(logDir, `site-${logLevel}.log`),
   });
   cleanups.push(() => site.stop());
@@ -430,6 +439,7 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
   const executable = await readlink(`/proc/${site.pid}/exe`);
   console.log(
     `site: ${site.url}, pid ${site.pid} (${executable}, Node ${process.version}), ` +
+      `node ${[...options.nodeFlags, 'scripts/start.ts'].join(' ')}, ` +
       `LOG_LEVEL=${options.logLevel}, DB_POOL_SIZE=${options.pool}, ` +
       (options.nodeOptions ? `NODE_OPTIONS=${options.nodeOptions}, ` : '') +
       `RSS at start ${mb((await readMemory(site.pid)).rssKb)}`,

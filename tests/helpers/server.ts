@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { ROOT } from '../../scripts/build-if-stale.ts';
+import { serverNodeFlags } from '../../scripts/server-node-flags.ts';
 
 /** A free TCP port on the loopback interface. */
 export async function freePort(): Promise<number> {
@@ -27,7 +28,8 @@ export interface RunningServer {
 /** Starts the production server (`scripts/start.ts`) and waits until /healthz answers. */
 export async function startServer(env: Record<string, string>): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/start.ts')], {
+  const args = [...serverNodeFlags(), path.join(ROOT, 'scripts/start.ts')];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
