@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lib/server/db/connect.ts';
@@ -75,6 +78,42 @@ describe.runIf(BACKENDS.includes('postgres'))('migrations on postgres, concurren
     } finally {
       await second.close();
       await database.drop();
+    }
+  });
+});
+
+describe('the embedded database', () => {
+  it('has planner statistics once opened: it runs no autovacuum of its own', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'pacil-stats-'));
+    try {
+      const seeding = openDatabase({ dataDir });
+      await migrateToLatest(seeding.db);
+      const { id } = await seeding.db
+        .insertInto('users')
+        .values({ username: 'many', username_key: 'many', password_hash: 'x' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await sql`insert into items (user_id, name, amount)
+        select ${id}, 'Item ' || g, g from generate_series(1, 5000) as g`.execute(seeding.db);
+      await seeding.close();
+
+      const reopened = openDatabase({ dataDir });
+      try {
+        const items = await sql<{ reltuples: number }>`
+          select reltuples from pg_class where relname = 'items'`.execute(reopened.db);
+        expect(items.rows[0]?.reltuples).toBe(5000);
+        // With them, one owner's keyset batch walks the (user_id, id) index instead of
+        // fetching and sorting all of the owner's items for every batch.
+        const plan = await sql<{ 'QUERY PLAN': string }>`explain
+          select id from items where user_id = ${id} and id > 0 order by id limit 1000`.execute(
+          reopened.db,
+        );
+        expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).not.toMatch(/Sort/);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
