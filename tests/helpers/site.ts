@@ -269,3 +269,11 @@ export async function processMemory(pid: number): Promise<{ rssKb: number; peakK
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
   return { rssKb: field('VmRSS'), peakKb: field('VmHWM') };
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (ticks of 10 ms). */
+export async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
