@@ -148,7 +148,8 @@ describe.runIf(process.env.TEST_DATABASE_URL)('the production server on PostgreS
       const upAfter = await waitFor(async () => (await healthStatus(server.url)) === 200, 10_000);
       expect(upAfter).toBeLessThan(10_000);
     } finally {
-      expect((await server.stop()).code).toBe(0);
+      // On failure, what the server printed last (a crash's stack, say).
+      expect((await server.stop()).code, server.output().slice(-3000)).toBe(0);
       await proxy.cut();
       await dropPostgresDatabase(name);
     }

@@ -54,6 +54,11 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
         // listener that would crash the process. The pool drops the client by itself and
         // opens a new one when the server is back.
         pool.on('error', (error) => onIdleError?.(error));
+        // A connection lost while a client is checked out (a query in flight) is reported
+        // by pg twice: to the query, which fails and is answered 503, and as an 'error'
+        // event on the client, which pg-pool listens for only while the client is idle.
+        // Unheard, that event would crash the process.
+        pool.on('connect', (client) => client.on('error', () => undefined));
         return pool;
       },
     });
