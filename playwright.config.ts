@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defineConfig, devices } from '@playwright/test';
-import { freePort } from './tests/helpers/server.ts';
+import { freePort } from './scripts/free-port.ts';
 
 // One production server for the run, on a free port, with a fresh embedded database. The
 // config is evaluated again in each worker; the environment carries the first choice along.

@@ -1,5 +1,4 @@
 import { pathToFileURL } from 'node:url';
-import { config, ConfigError } from '../src/lib/server/config.ts';
 import { runShutdownHooks } from '../src/lib/server/lifecycle.ts';
 import {
   createSiteServer,
@@ -8,7 +7,7 @@ import {
 } from '../src/lib/server/node-server.ts';
 import { createStaticFileHandler } from '../src/lib/server/static-files.ts';
 import { buildIfStale, CLIENT_DIR, SERVER_ENTRY } from './build-if-stale.ts';
-import { migrateConfiguredDatabase } from './migrate.ts';
+import { configuredSettings, migrateConfiguredDatabase } from './configured-database.ts';
 
 /**
  * `npm start`: build when `dist/` is missing or stale, apply pending migrations, then serve
@@ -16,19 +15,13 @@ import { migrateConfiguredDatabase } from './migrate.ts';
  */
 const STOP_GRACE_MS = 8_000;
 
-let settings;
-try {
-  settings = config();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(1);
-}
+const settings = configuredSettings();
+if (!settings) process.exit(1);
 const { logger } = await import('../src/lib/server/logger.ts');
 
 buildIfStale();
 const applied = await migrateConfiguredDatabase();
-if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+if (applied?.length) logger.info({ migrations: applied }, 'applied migrations');
 
 // The adapter runs in middleware mode: it renders, and this front serves the static files.
 const entry = (await import(pathToFileURL(SERVER_ENTRY).href)) as {

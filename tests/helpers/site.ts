@@ -12,6 +12,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
 import type { Kysely } from 'kysely';
 import { ROOT } from '../../scripts/build-if-stale.ts';
 import { registerAccount } from '../../src/lib/server/auth/accounts.ts';
@@ -277,3 +278,19 @@ export async function processCpuMs(pid: number): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+
+/**
+ * An XML parser for the exports that keeps text exactly as written: no number parsing, no
+ * trimming, only XML's own entities. Attributes are prefixed `@_`; `object` and `field`
+ * are always arrays.
+ */
+export const strictXmlParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+  isArray: (name) => name === 'object' || name === 'field',
+});

@@ -19,6 +19,7 @@ import {
   signIn,
   signUp,
   startSite,
+  strictXmlParser,
   type Site,
   type SiteClient,
 } from '../helpers/site.ts';
@@ -359,17 +360,6 @@ describe.each(BACKENDS)('the Django-format exports on %s', (backend) => {
     });
 
     it('comes back unchanged through a strict XML parse of /xml/', async () => {
-      const parser = new XMLParser({
-        ignoreAttributes: false,
-        attributeNamePrefix: '@_',
-        // Text exactly as written: no number parsing, no trimming, only XML's own entities.
-        parseTagValue: false,
-        parseAttributeValue: false,
-        trimValues: false,
-        processEntities: true,
-        htmlEntities: false,
-        isArray: (name) => name === 'object' || name === 'field',
-      });
       await fc.assert(
         fc.asyncProperty(itemBody, (body) =>
           roundTrip(body, async (id, expected) => {
@@ -377,7 +367,7 @@ describe.each(BACKENDS)('the Django-format exports on %s', (backend) => {
             expect(response.headers.get('content-type')).toBe('application/xml');
             const xml = await response.text();
             expect(XMLValidator.validate(xml)).toBe(true);
-            const document = parser.parse(xml) as {
+            const document = strictXmlParser.parse(xml) as {
               'django-objects': {
                 '@_version': string;
                 object: Array<{

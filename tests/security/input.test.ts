@@ -1,4 +1,4 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AMOUNT_MAX,
@@ -9,7 +9,7 @@ import {
 } from '../../src/lib/item-schema.ts';
 import { BODY_LIMIT_BYTES } from '../../src/lib/server/request-body.ts';
 import { BACKENDS } from '../helpers/database.ts';
-import { signUp, startSite, type Site, type SiteClient } from '../helpers/site.ts';
+import { signUp, startSite, strictXmlParser, type Site, type SiteClient } from '../helpers/site.ts';
 import {
   createItem,
   decodeHtml,
@@ -43,17 +43,6 @@ const XSS_PAYLOADS = [
   "'><svg onload=alert(1)>",
 ];
 
-const xmlParser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  processEntities: true,
-  htmlEntities: false,
-  isArray: (name) => name === 'object' || name === 'field',
-});
-
 interface XmlDocument {
   'django-objects': {
     object?: Array<{ '@_pk': string; field: Array<{ '@_name': string; '#text'?: string }> }>;
@@ -63,7 +52,7 @@ interface XmlDocument {
 /** The fields of the objects of an XML export, as a strict parser reads them. */
 function parseXmlExport(xml: string): Array<Record<string, string>> {
   expect(XMLValidator.validate(xml)).toBe(true);
-  const document = xmlParser.parse(xml) as XmlDocument;
+  const document = strictXmlParser.parse(xml) as XmlDocument;
   return (document['django-objects'].object ?? []).map((object) =>
     Object.fromEntries(object.field.map((field) => [field['@_name'], field['#text'] ?? ''])),
   );
