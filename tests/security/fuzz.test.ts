@@ -10,6 +10,7 @@ import {
   NAME_MAX_LENGTH,
 } from '../../src/lib/item-schema.ts';
 import { parseListQuery } from '../../src/lib/server/api/items.ts';
+import { parseRowId } from '../../src/lib/server/ids.ts';
 import {
   loginSchema,
   parseLoginForm,
@@ -21,7 +22,6 @@ import {
   createItemForUser,
   ITEM_SORTS,
   listItemsForUser,
-  parseItemId,
   parseItemListParams,
 } from '../../src/lib/server/items.ts';
 import {
@@ -339,7 +339,7 @@ describe('the item schemas', () => {
   }
 });
 
-describe('parseItemId', () => {
+describe('parseRowId', () => {
   it('gives undefined or an id from 1 to 2147483647, never throwing', () => {
     fc.assert(
       fc.property(
@@ -351,7 +351,7 @@ describe('parseItemId', () => {
           fc.constant(undefined),
         ),
         (raw) => {
-          const id = parseItemId(raw as string | number | undefined);
+          const id = parseRowId(raw as string | number | undefined);
           if (id === undefined) return;
           expect(Number.isInteger(id)).toBe(true);
           expect(id).toBeGreaterThanOrEqual(1);

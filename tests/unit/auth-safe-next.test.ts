@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { isSafeNextPath, safeNextPath } from '../../src/lib/server/auth/safe-next.ts';
 
@@ -136,5 +137,32 @@ describe('safeNextPath', () => {
       '/%u002F/i',
     ];
     for (const sample of samples) expectLocal(safeNextPath(sample));
+  });
+
+  it('percent-encodes what a Location header cannot carry, and keeps it local', () => {
+    expect(safeNextPath('/⁄x')).toBe('/%E2%81%84x');
+    expect(safeNextPath('/日本?q=é')).toBe('/%E6%97%A5%E6%9C%AC?q=%C3%A9');
+    expect(safeNextPath('/😀')).toBe('/%F0%9F%98%80');
+    // What was already encoded stays as it was.
+    expect(safeNextPath('/%E6%97%A5')).toBe('/%E6%97%A5');
+  });
+
+  it('returns a valid header value for any input', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          fc.string({ unit: 'grapheme' }).map((text) => `/${text}`),
+          fc.string({ unit: 'binary' }).map((text) => `/${text}`),
+        ),
+        (next) => {
+          const result = safeNextPath(next);
+          expect(() => new Headers({ Location: result })).not.toThrow();
+          expect(result).toMatch(/^[\x21-\x7e]+$/);
+          expectLocal(result);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -79,11 +79,36 @@ function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : 400;
   const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${headers.join('')}` +
       'Content-Length: 0\r\nConnection: close\r\n\r\n',
+  );
+}
+
+/**
+ * The methods the site answers. Node parses many more (WebDAV's, `TRACE`, `CONNECT`), and the
+ * adapter cannot even build a request for some of them (`TRACE`); they are answered here.
+ */
+const SITE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * A `Host` header the adapter can build a URL from: a name or an address, and a port. Node
+ * passes anything through, and `a@host` (credentials), `host/path` or `1.2.3.999` would make
+ * the URL the adapter builds throw, or point somewhere else. Only HTTP/1.0 may leave it out
+ * (Node refuses an HTTP/1.1 request without one).
+ */
+function isServableHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  return (
+    /^(?:[\w.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/.test(host) &&
+    URL.canParse(`http://${host}/`)
   );
 }
 
@@ -102,7 +127,8 @@ export function createSiteServer({
   logger,
   trustProxy = false,
 }: SiteServerOptions): http.Server {
-  const server = http.createServer((req, res) => {
+  // Connections are checked for slow headers every second rather than every 30 seconds.
+  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     const started = performance.now();
     // Any id the client sent is replaced: ids in our logs are ours.
     const requestId = randomUUID();
@@ -126,15 +152,46 @@ export function createSiteServer({
         'request',
       );
     });
-    if (!isDecodableUrl(req.url ?? '/')) {
-      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('Bad request: the address holds an invalid percent-encoding.');
+    const refusal = refuseUnservableRequest(req);
+    if (refusal) {
+      res.writeHead(refusal.status, refusal.headers);
+      res.end(refusal.message);
       return;
     }
     handler(req, res);
   });
+  // A client that sends its headers this slowly gets 408 (Node checks once a second).
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.on('clientError', answerUnparsableRequest);
   return server;
+}
+
+/** How long a client may take to send a request's headers (Node's default is a minute). */
+export const HEADERS_TIMEOUT_MS = 20_000;
+
+/** The checks a request must pass before the adapter turns it into a `Request`. */
+function refuseUnservableRequest(
+  req: http.IncomingMessage,
+): { status: number; headers: http.OutgoingHttpHeaders; message: string } | undefined {
+  const text = { 'Content-Type': 'text/plain; charset=utf-8' };
+  if (!SITE_METHODS.has(req.method ?? '')) {
+    return {
+      status: 501,
+      headers: { ...text, Allow: [...SITE_METHODS].join(', ') },
+      message: `Not implemented: this site answers ${[...SITE_METHODS].join(', ')} only.`,
+    };
+  }
+  if (!isServableHost(req.headers.host)) {
+    return { status: 400, headers: text, message: 'Bad request: the Host header is not a host.' };
+  }
+  if (!isDecodableUrl(req.url ?? '/')) {
+    return {
+      status: 400,
+      headers: text,
+      message: 'Bad request: the address holds an invalid percent-encoding.',
+    };
+  }
+  return undefined;
 }
 
 /*

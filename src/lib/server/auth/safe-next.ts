@@ -63,8 +63,15 @@ export function isSafeNextPath(next: string): boolean {
   return false;
 }
 
-/** `next` when it is a local path (see `isSafeNextPath`), otherwise `/`. */
+/**
+ * `next` when it is a local path (see `isSafeNextPath`), otherwise `/`; in either case a value
+ * a `Location` header can carry. A header holds Latin-1 at most, and a redirect to `/日本`
+ * would throw only once the response is built, after the sign-in or the change it follows had
+ * been saved. So every other character is percent-encoded as UTF-8, which is how a browser
+ * sends that path anyway. (The checks above leave no whitespace, control character or lone
+ * surrogate to encode.)
+ */
 export function safeNextPath(next: string | null | undefined): string {
-  if (typeof next !== 'string') return '/';
-  return isSafeNextPath(next) ? next : '/';
+  if (typeof next !== 'string' || !isSafeNextPath(next)) return '/';
+  return next.replace(/[^\x21-\x7e]+/gu, (run) => encodeURIComponent(run));
 }

@@ -1,6 +1,7 @@
 import type { APIContext } from 'astro';
 import { db } from '../db/index.ts';
-import { findItemForUser, itemBatchesForUser, parseItemId } from '../items.ts';
+import { findItemForUser, itemBatchesForUser } from '../items.ts';
+import { parseRowId } from '../ids.ts';
 import { waitForDrain } from '../node-server.ts';
 import { jsonError, prefersHtml } from '../responses.ts';
 import {
@@ -107,7 +108,7 @@ export async function exportResponse(
   if (method === 'HEAD') return new Response(null, { status: 200, headers });
 
   if (rawId !== undefined) {
-    const id = parseItemId(rawId);
+    const id = parseRowId(rawId);
     const item = id === undefined ? undefined : await findItemForUser(db, user.id, id);
     return new Response(serializeItems(format, item ? [item] : []), { status: 200, headers });
   }

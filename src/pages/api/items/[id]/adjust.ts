@@ -7,8 +7,9 @@ import {
   validationError,
 } from '../../../../lib/server/api/http.ts';
 import { adjustSchema, itemJson } from '../../../../lib/server/api/items.ts';
+import { parseRowId } from '../../../../lib/server/ids.ts';
 import { db } from '../../../../lib/server/db/index.ts';
-import { adjustItemAmountForUser, parseItemId } from '../../../../lib/server/items.ts';
+import { adjustItemAmountForUser } from '../../../../lib/server/items.ts';
 import { readJsonBody } from '../../../../lib/server/request-body.ts';
 
 /**
@@ -17,7 +18,7 @@ import { readJsonBody } from '../../../../lib/server/request-body.ts';
  */
 export const ALL = apiEndpoint({
   async POST({ params, request }, user) {
-    const id = parseItemId(params.id);
+    const id = parseRowId(params.id);
     if (id === undefined) return notFound();
     const body = adjustSchema.safeParse(await readJsonBody(request));
     if (!body.success) return validationError(body.error);
