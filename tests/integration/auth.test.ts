@@ -8,11 +8,7 @@ import {
   startSession,
   validateSessionToken,
 } from '../../src/lib/server/auth/sessions.ts';
-import {
-  recordAttempt,
-  secondsUntilAllowed,
-  SIGN_IN_POLICY,
-} from '../../src/lib/server/auth/throttle.ts';
+import { SIGN_IN_POLICY, takeAttempt } from '../../src/lib/server/auth/throttle.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
@@ -253,8 +249,27 @@ describe.each(BACKENDS)('accounts on %s', (backend) => {
     const key = 'login:user:growth-test';
     const waits: number[] = [];
     for (let i = 0; i < 12; i += 1) {
-      await recordAttempt(database.db, key, SIGN_IN_POLICY);
-      waits.push(await secondsUntilAllowed(database.db, [key]));
+      expect((await takeAttempt(database.db, [key], SIGN_IN_POLICY)).allowed).toBe(true);
+      const { wait } = await database.db
+        .selectFrom('auth_throttle')
+        .select(
+          sql<number>`coalesce(ceil(extract(epoch from blocked_until - now())), 0)::int`.as('wait'),
+        )
+        .where('key', '=', key)
+        .executeTakeFirstOrThrow();
+      waits.push(wait);
+      if (wait > 0) {
+        // While blocked, an attempt is refused and not counted...
+        const refused = await takeAttempt(database.db, [key], SIGN_IN_POLICY);
+        expect(refused.allowed).toBe(false);
+        if (!refused.allowed) expect(wait - refused.retryAfterSeconds).toBeOneOf([0, 1]);
+        // ...until the block runs out, as it would with time.
+        await database.db
+          .updateTable('auth_throttle')
+          .set({ blocked_until: sql<Date>`now() - interval '1 second'` })
+          .where('key', '=', key)
+          .execute();
+      }
     }
     expect(waits.slice(0, 4)).toEqual([0, 0, 0, 0]);
     expect(waits[4]).toBeGreaterThanOrEqual(59);

@@ -2,15 +2,20 @@ import type { Kysely } from 'kysely';
 import type { Session, User } from 'lucia';
 import type { Database } from '../db/types.ts';
 import type { Auth } from './lucia.ts';
-import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import {
+  hashPassword,
+  needsRehash,
+  signInVerificationFloorMs,
+  verifyPassword,
+} from './passwords.ts';
 import { parseLoginForm, parseRegistrationForm, type FieldErrors } from './registration.ts';
 import { startSession } from './sessions.ts';
 import {
   clearAttempts,
-  recordAttempt,
+  refundAttempt,
   REGISTRATION_POLICY,
-  secondsUntilAllowed,
   SIGN_IN_POLICY,
+  takeAttempt,
   throttleKeys,
 } from './throttle.ts';
 import { USERNAME_TAKEN_MESSAGE, usernameKey } from './username.ts';
@@ -51,10 +56,13 @@ export async function registerAccount(
   form: Record<string, unknown>,
   clientAddress: string,
 ): Promise<RegistrationOutcome> {
-  const addressKey = throttleKeys.registrationAddress(clientAddress);
-  const wait = await secondsUntilAllowed(db, [addressKey]);
-  if (wait > 0) return { status: 'throttled', retryAfterSeconds: wait };
-  await recordAttempt(db, addressKey, REGISTRATION_POLICY);
+  const attempt = await takeAttempt(
+    db,
+    [throttleKeys.registrationAddress(clientAddress)],
+    REGISTRATION_POLICY,
+  );
+  if (!attempt.allowed)
+    return { status: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
 
   const parsed = parseRegistrationForm(form);
   const errors: FormErrors = parsed.success ? {} : { ...parsed.errors };
@@ -64,7 +72,7 @@ export async function registerAccount(
   }
   if (!parsed.success || Object.keys(errors).length > 0) return { status: 'invalid', errors };
 
-  const passwordHash = await hashPassword(parsed.data.password);
+  const passwordHash = await hashPassword(parsed.data.password, clientAddress);
   try {
     const row = await db
       .insertInto('users')
@@ -90,10 +98,12 @@ export type SignInOutcome =
 
 /**
  * Sign-in with the same work for every failure: an unknown or inactive user is verified
- * against a dummy hash, so neither the message nor the time tells whether a name exists.
- * Failures count per username and per client address; while either is blocked, nothing is
- * verified at all. Success clears the username's count and starts a new session; the
- * caller ends the session the request came with.
+ * against a dummy hash, and every verification lasts as long as the slowest kind of stored
+ * hash (see `signInVerificationFloorMs`), so neither the message nor the time tells whether
+ * a name exists, or came from the Django import. Each attempt counts per username and per
+ * client address before anything is verified; while either is blocked, nothing is verified
+ * at all. Success clears the username's count, takes the attempt back from the address, and
+ * starts a new session; the caller ends the session the request came with.
  */
 export async function signIn(
   db: Kysely<Database>,
@@ -107,27 +117,28 @@ export async function signIn(
   const key = usernameKey(parsed.data.username);
   const userKey = throttleKeys.signInUser(key);
   const addressKey = throttleKeys.signInAddress(clientAddress);
-  const wait = await secondsUntilAllowed(db, [userKey, addressKey]);
-  if (wait > 0) return { status: 'throttled', retryAfterSeconds: wait };
+  const attempt = await takeAttempt(db, [userKey, addressKey], SIGN_IN_POLICY);
+  if (!attempt.allowed)
+    return { status: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
 
   const user = await db
     .selectFrom('users')
     .select(['id', 'username', 'password_hash', 'is_active'])
     .where('username_key', '=', key)
     .executeTakeFirst();
-  const passwordMatches = await verifyPassword(user?.password_hash ?? null, parsed.data.password);
-  if (!user || !passwordMatches || !user.is_active) {
-    await recordAttempt(db, userKey, SIGN_IN_POLICY);
-    await recordAttempt(db, addressKey, SIGN_IN_POLICY);
-    return { status: 'failed' };
-  }
+  const passwordMatches = await verifyPassword(user?.password_hash ?? null, parsed.data.password, {
+    client: clientAddress,
+    atLeastMs: await signInVerificationFloorMs(db),
+  });
+  if (!user || !passwordMatches || !user.is_active) return { status: 'failed' };
 
   await clearAttempts(db, userKey);
+  await refundAttempt(db, addressKey, SIGN_IN_POLICY);
   const signedInAt = new Date();
   // A hash kept from the Django app (PBKDF2, Django's Argon2 form) is replaced by an
   // Argon2id one now that the password is known to match.
   const rehashed = needsRehash(user.password_hash)
-    ? { password_hash: await hashPassword(parsed.data.password) }
+    ? { password_hash: await hashPassword(parsed.data.password, clientAddress) }
     : {};
   await db
     .updateTable('users')

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/types.ts';
 
 /**
@@ -41,10 +41,7 @@ export const throttleKeys = {
 };
 
 /** Seconds until every key in `keys` may try again; 0 when none is blocked. */
-export async function secondsUntilAllowed(
-  db: Kysely<Database>,
-  keys: readonly string[],
-): Promise<number> {
+async function secondsUntilAllowed(db: Kysely<Database>, keys: readonly string[]): Promise<number> {
   const row = await db
     .selectFrom('auth_throttle')
     .select(
@@ -58,36 +55,74 @@ export async function secondsUntilAllowed(
   return Math.max(0, row?.wait ?? 0);
 }
 
+export type AttemptOutcome = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
 /**
- * Counts one attempt against `key` in one statement, so concurrent attempts from several
- * processes are all counted. Returns the attempts in the current window.
+ * Counts one attempt against every key in `keys`, before the work it limits is done, or
+ * refuses it without counting when any key is blocked. Each key is counted and checked in
+ * the same statement, under the row's lock, so parallel attempts — in one process or in
+ * several sharing the database — are counted one after the other, and no more of them get
+ * through than the policy allows: checking first and counting after the work would let a
+ * burst pass the check all at once.
  */
-export async function recordAttempt(
+export async function takeAttempt(
+  db: Kysely<Database>,
+  keys: readonly string[],
+  policy: ThrottlePolicy,
+): Promise<AttemptOutcome> {
+  const window = sql`make_interval(secs => ${policy.windowSeconds}::int)`;
+  const expired = sql`auth_throttle.window_started_at < now() - ${window}`;
+  const attempts = sql<number>`case when ${expired} then 1 else auth_throttle.attempts + 1 end`;
+  const blockAfter = (count: RawBuilder<number>) =>
+    sql<Date | null>`case when ${count} >= ${policy.freeAttempts}::int
+      then now() + make_interval(secs => least(${policy.maxDelaySeconds}::int,
+        ${policy.baseDelaySeconds}::int * power(2, greatest(0, ${count} - ${policy.freeAttempts}::int))))
+      else null end`;
+  const counted = await db
+    .insertInto('auth_throttle')
+    .values(keys.map((key) => ({ key, attempts: 1, blocked_until: blockAfter(sql<number>`1`) })))
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet({
+          attempts,
+          window_started_at: sql`case when ${expired} then now() else auth_throttle.window_started_at end`,
+          blocked_until: blockAfter(attempts),
+        })
+        // A blocked key is left as it is, and returns no row: that is the refusal.
+        .where((eb) =>
+          eb.or([
+            eb('auth_throttle.blocked_until', 'is', null),
+            eb('auth_throttle.blocked_until', '<=', sql<Date>`now()`),
+          ]),
+        ),
+    )
+    .returning('key')
+    .execute();
+  if (counted.length === keys.length) return { allowed: true };
+  // Refused by one key: the others must not count an attempt that never happened.
+  for (const { key } of counted) await refundAttempt(db, key, policy);
+  return { allowed: false, retryAfterSeconds: Math.max(1, await secondsUntilAllowed(db, keys)) };
+}
+
+/**
+ * Takes back one attempt counted against `key`: a sign-in that succeeded does not count
+ * against the address it came from, so a household behind one address is not slowed down.
+ */
+export async function refundAttempt(
   db: Kysely<Database>,
   key: string,
   policy: ThrottlePolicy,
-): Promise<number> {
-  const window = sql`make_interval(secs => ${policy.windowSeconds})`;
-  const expired = sql`(auth_throttle.window_started_at < now() - ${window}
-    and (auth_throttle.blocked_until is null or auth_throttle.blocked_until <= now()))`;
-  const attempts = sql<number>`case when ${expired} then 1 else auth_throttle.attempts + 1 end`;
-  const delay = (count: unknown) =>
-    sql`least(${policy.maxDelaySeconds}, ${policy.baseDelaySeconds} * power(2, greatest(0, ${count} - ${policy.freeAttempts})))`;
-  const row = await db
-    .insertInto('auth_throttle')
-    .values({ key, attempts: 1, blocked_until: null })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        attempts,
-        window_started_at: sql`case when ${expired} then now() else auth_throttle.window_started_at end`,
-        blocked_until: sql`case when ${attempts} >= ${policy.freeAttempts}
-          then now() + make_interval(secs => ${delay(attempts)})
-          else null end`,
-      }),
-    )
-    .returning('attempts')
-    .executeTakeFirstOrThrow();
-  return row.attempts;
+): Promise<void> {
+  await db
+    .updateTable('auth_throttle')
+    .set({
+      attempts: sql<number>`greatest(attempts - 1, 0)`,
+      blocked_until: sql<Date | null>`case when attempts - 1 >= ${policy.freeAttempts}::int
+        then blocked_until else null end`,
+    })
+    .where('key', '=', key)
+    .execute();
 }
 
 /** Forgets the attempts counted against `key` (a successful sign-in clears its username). */
