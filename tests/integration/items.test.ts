@@ -4,17 +4,18 @@ import { AMOUNT_MAX, type ItemInput } from '../../src/lib/item-schema.ts';
 import {
   adjustItemAmountForUser,
   createItemForUser,
+  type CreateItemOutcome,
   deleteItemForUser,
   findItemForUser,
   itemBatchesForUser,
   ITEM_SORTS,
   listItemsForUser,
-  parseItemId,
   parseItemListParams,
   updateItemForUser,
   type Item,
   type ItemSort,
 } from '../../src/lib/server/items.ts';
+import { parseRowId } from '../../src/lib/server/ids.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /**
@@ -55,7 +56,14 @@ function expectedOrder(items: Item[], sort: ItemSort): Item[] {
   return [...items].sort(key[sort]);
 }
 
-describe('parseItemId', () => {
+
+/** The item an outcome stored, or replayed; any other outcome fails the test. */
+function storedItem(outcome: CreateItemOutcome): Item {
+  if (outcome.status === 'key-reused') throw new Error('the idempotency key was refused');
+  return outcome.item;
+}
+
+describe('parseRowId', () => {
   it.each([
     ['1', 1],
     ['007', 7],
@@ -63,7 +71,7 @@ describe('parseItemId', () => {
     ['2147483647', 2147483647],
     ['0002147483647', 2147483647],
   ])('accepts %j as %d', (raw, expected) => {
-    expect(parseItemId(raw)).toBe(expected);
+    expect(parseRowId(raw)).toBe(expected);
   });
 
   it.each([
@@ -86,22 +94,22 @@ describe('parseItemId', () => {
     '１', // a fullwidth digit is not a digit
     '٣',
   ])('refuses %j', (raw) => {
-    expect(parseItemId(raw)).toBeUndefined();
+    expect(parseRowId(raw)).toBeUndefined();
   });
 
   it('refuses undefined and numbers that are not ids', () => {
-    expect(parseItemId(undefined)).toBeUndefined();
+    expect(parseRowId(undefined)).toBeUndefined();
     for (const value of [0, -1, 1.5, NaN, Infinity, 2147483648]) {
-      expect(parseItemId(value), String(value)).toBeUndefined();
+      expect(parseRowId(value), String(value)).toBeUndefined();
     }
-    expect(parseItemId(5)).toBe(5);
-    expect(parseItemId(2147483647)).toBe(2147483647);
+    expect(parseRowId(5)).toBe(5);
+    expect(parseRowId(2147483647)).toBe(2147483647);
   });
 
   it('accepts exactly the digit strings from 1 to 2147483647', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 12 }), (raw) => {
-        const parsed = parseItemId(raw);
+        const parsed = parseRowId(raw);
         const valid = /^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 2147483647;
         expect(parsed).toBe(valid ? Number(raw) : undefined);
       }),
@@ -212,7 +220,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
   async function addItems(ownerId: number, inputs: ItemInput[]): Promise<Item[]> {
     const created: Item[] = [];
     for (const input of inputs) {
-      created.push((await createItemForUser(database.db, ownerId, input)).item);
+      created.push(storedItem(await createItemForUser(database.db, ownerId, input)));
     }
     return created;
   }
@@ -644,12 +652,9 @@ describe.each(BACKENDS)('items on %s', (backend) => {
   describe('creating', () => {
     it('stores the item for its owner', async () => {
       const owner = await newUser();
-      const { item: created, created: isNew } = await createItemForUser(
-        database.db,
-        owner,
-        item('Lamp', 2, 'Desk\nlamp'),
-      );
-      expect(isNew).toBe(true);
+      const outcome = await createItemForUser(database.db, owner, item('Lamp', 2, 'Desk\nlamp'));
+      expect(outcome.status).toBe('created');
+      const created = storedItem(outcome);
       expect(created).toMatchObject({
         userId: owner,
         name: 'Lamp',
@@ -662,37 +667,52 @@ describe.each(BACKENDS)('items on %s', (backend) => {
 
     it('stores an item once per idempotency key', async () => {
       const owner = await newUser();
-      const first = await createItemForUser(database.db, owner, item('Once', 1), 'key-1');
-      const again = await createItemForUser(database.db, owner, item('Once', 1), 'key-1');
-      expect(first.created).toBe(true);
-      expect(again).toEqual({ item: first.item, created: false });
-
-      // A replay with different fields still answers with what the key first stored.
-      const changed = await createItemForUser(database.db, owner, item('Other', 9), 'key-1');
-      expect(changed).toEqual({ item: first.item, created: false });
+      const key = { key: 'key-1', route: 'api' } as const;
+      const first = await createItemForUser(database.db, owner, item('Once', 1), key);
+      const again = await createItemForUser(database.db, owner, item('Once', 1), key);
+      expect(first.status).toBe('created');
+      expect(again).toEqual({ status: 'replayed', item: storedItem(first) });
       expect(await rowsOf(owner)).toHaveLength(1);
+    });
+
+    it('refuses a key sent again with another item, or through another route', async () => {
+      const owner = await newUser();
+      const key = { key: 'key-2', route: 'api' } as const;
+      const first = storedItem(await createItemForUser(database.db, owner, item('Once', 1), key));
+      for (const [input, request] of [
+        [item('Other', 9), key],
+        [item('Once', 2), key],
+        [item('Once', 1, 'more'), key],
+        [item('Once', 1), { key: 'key-2', route: 'form' }],
+      ] as const) {
+        expect(await createItemForUser(database.db, owner, input, request)).toEqual({
+          status: 'key-reused',
+        });
+      }
+      expect(await rowsOf(owner)).toMatchObject([{ id: first.id, name: 'Once', amount: 1 }]);
     });
 
     it('stores an item once when the same key arrives twice at the same time', async () => {
       const owner = await newUser();
       const outcomes = await Promise.all(
         Array.from({ length: 4 }, () =>
-          createItemForUser(database.db, owner, item('Raced', 1), 'race-key'),
+          createItemForUser(database.db, owner, item('Raced', 1), { key: 'race', route: 'api' }),
         ),
       );
-      expect(new Set(outcomes.map((outcome) => outcome.item.id)).size).toBe(1);
-      expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
+      expect(new Set(outcomes.map((outcome) => storedItem(outcome).id)).size).toBe(1);
+      expect(outcomes.filter((outcome) => outcome.status === 'created')).toHaveLength(1);
       expect(await rowsOf(owner)).toHaveLength(1);
     });
 
     it('keeps keys apart per user', async () => {
       const alice = await newUser();
       const bob = await newUser();
-      const forAlice = await createItemForUser(database.db, alice, item('A', 1), 'shared-key');
-      const forBob = await createItemForUser(database.db, bob, item('B', 2), 'shared-key');
-      expect(forBob.created).toBe(true);
-      expect(forBob.item.id).not.toBe(forAlice.item.id);
-      expect(forBob.item).toMatchObject({ userId: bob, name: 'B', amount: 2 });
+      const shared = { key: 'shared-key', route: 'api' } as const;
+      const forAlice = await createItemForUser(database.db, alice, item('A', 1), shared);
+      const forBob = await createItemForUser(database.db, bob, item('B', 2), shared);
+      expect(forBob.status).toBe('created');
+      expect(storedItem(forBob).id).not.toBe(storedItem(forAlice).id);
+      expect(storedItem(forBob)).toMatchObject({ userId: bob, name: 'B', amount: 2 });
       expect(await rowsOf(alice)).toMatchObject([{ name: 'A' }]);
       expect(await rowsOf(bob)).toMatchObject([{ name: 'B' }]);
     });

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ItemInput, ItemPatch } from '../item-schema.ts';
 import { AMOUNT_MAX } from '../item-schema.ts';
 import type { Database, ItemRow } from './db/types.ts';
+import { sha256Hex } from './sha256.ts';
 
 /**
  * The items of one owner. The owner's id is a parameter of every function and part of
@@ -31,21 +32,6 @@ function toItem(row: Pick<ItemRow, (typeof ITEM_COLUMNS)[number]>): Item {
     description: row.description,
     createdAt: row.created_at,
   };
-}
-
-/** The largest id PostgreSQL's integer holds; larger ids cannot exist. */
-const MAX_ID = 2_147_483_647;
-
-/**
- * An item id from a URL or a client: digits only (leading zeros allowed, as Django's
- * `<int:id>`), within the integer range. Anything else names no item.
- */
-export function parseItemId(raw: string | number | undefined): number | undefined {
-  if (typeof raw === 'number')
-    return Number.isInteger(raw) && raw >= 1 && raw <= MAX_ID ? raw : undefined;
-  if (raw === undefined || !/^\d{1,30}$/.test(raw)) return undefined;
-  const id = Number(raw);
-  return id >= 1 && id <= MAX_ID ? id : undefined;
 }
 
 export const ITEM_SORTS = ['newest', 'oldest', 'name', '-name', 'amount', '-amount'] as const;
@@ -169,29 +155,60 @@ export function isIdempotencyKey(key: string): boolean {
 }
 
 /**
- * Stores a new item. With an idempotency key, a second call with the same key returns the
- * item the first one stored (`created: false`) instead of storing a copy.
+ * A client's key for a create it may retry, with the route it came through: a key stands
+ * for one request, so the same key on another route, or with another item, is not a retry.
+ */
+export interface IdempotentRequest {
+  key: string;
+  route: 'api' | 'form';
+}
+
+export type CreateItemOutcome =
+  | { status: 'created' | 'replayed'; item: Item }
+  /** The key was used before for a different request; nothing was stored. */
+  | { status: 'key-reused' };
+
+/** What a key is bound to: the route and the item, hashed. */
+function requestFingerprint({ route }: IdempotentRequest, input: ItemInput): string {
+  return sha256Hex(JSON.stringify([route, input.name, input.amount, input.description]));
+}
+
+/**
+ * Stores a new item. With an idempotency key, a second call with the same key and the same
+ * request returns the item the first one stored (`replayed`) instead of storing a copy; the
+ * same key with a different request stores nothing (`key-reused`), as payment APIs answer.
  */
 export async function createItemForUser(
   db: Db,
   ownerId: number,
   input: ItemInput,
-  idempotencyKey?: string,
-): Promise<{ item: Item; created: boolean }> {
+  idempotency?: IdempotentRequest,
+): Promise<CreateItemOutcome> {
+  const fingerprint = idempotency && requestFingerprint(idempotency, input);
   const row = await db
     .insertInto('items')
-    .values({ user_id: ownerId, ...input, idempotency_key: idempotencyKey ?? null })
+    .values({
+      user_id: ownerId,
+      ...input,
+      idempotency_key: idempotency?.key ?? null,
+      idempotency_fingerprint: fingerprint ?? null,
+    })
     .onConflict((oc) => oc.columns(['user_id', 'idempotency_key']).doNothing())
     .returning(ITEM_COLUMNS)
     .executeTakeFirst();
-  if (row) return { item: toItem(row), created: true };
+  if (row) return { status: 'created', item: toItem(row) };
   const existing = await db
     .selectFrom('items')
-    .select(ITEM_COLUMNS)
+    .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
     .where('user_id', '=', ownerId)
-    .where('idempotency_key', '=', idempotencyKey ?? null)
-    .executeTakeFirstOrThrow();
-  return { item: toItem(existing), created: false };
+    .where('idempotency_key', '=', idempotency?.key ?? null)
+    .executeTakeFirst();
+  // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
+  if (!existing) return { status: 'key-reused' };
+  // A row stored before keys were bound to their request has no fingerprint to compare.
+  const same =
+    existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
+  return same ? { status: 'replayed', item: toItem(existing) } : { status: 'key-reused' };
 }
 
 export async function updateItemForUser(

@@ -147,8 +147,9 @@ export const OPENAPI_DOCUMENT = {
             in: 'header',
             description:
               'Chosen by the client so that a retried request does not store a copy: a ' +
-              'second request with the same key returns the item the first one stored ' +
-              '(200 instead of 201), whatever its body.',
+              'second request with the same key and the same item returns the item the ' +
+              'first one stored (200 instead of 201); the same key with a different item, ' +
+              'or first used by the add-item form, is refused (422) and stores nothing.',
             schema: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[ -~]+$' },
           },
         ],
@@ -164,6 +165,9 @@ export const OPENAPI_DOCUMENT = {
             },
           },
           '200': itemResponse('The item an earlier request with the same Idempotency-Key stored.'),
+          '422': errorResponse(
+            'The Idempotency-Key was used before for a different request (`idempotency_key_reused`); nothing was stored.',
+          ),
           ...bodyErrors,
           ...commonErrors,
         },
@@ -321,9 +325,11 @@ export const OPENAPI_DOCUMENT = {
                 type: 'string',
                 description:
                   'Stable, for programs: `validation_error`, `bad_request`, ' +
-                  '`invalid_idempotency_key`, `unauthorized`, `forbidden`, `not_found`, ' +
-                  '`method_not_allowed`, `out_of_range`, `payload_too_large`, ' +
-                  '`unsupported_media_type`, `too_many_requests`, `database_unavailable`.',
+                  '`invalid_idempotency_key`, `idempotency_key_reused`, `unauthorized`, ' +
+                  '`invalid_token`, `invalid_request`, `insufficient_scope`, `forbidden`, ' +
+                  '`not_found`, `method_not_allowed`, `out_of_range`, `payload_too_large`, ' +
+                  '`unsupported_media_type`, `too_many_requests`, `server_busy`, ' +
+                  '`ids_exhausted`, `database_unavailable`, `internal_error`.',
               },
               message: { type: 'string', description: 'For people.' },
               fields: {

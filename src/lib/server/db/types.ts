@@ -38,6 +38,8 @@ export interface ItemsTable {
   created_at: ColumnType<Date, Date | undefined, never>;
   /** Chosen by the client that created the item, so a retried create finds it again. */
   idempotency_key: ColumnType<string | null, string | null | undefined, never>;
+  /** SHA-256 of the route and the item the key created: the request the key stands for. */
+  idempotency_fingerprint: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export type UserRow = Selectable<UsersTable>;

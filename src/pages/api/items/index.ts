@@ -2,6 +2,7 @@ import { itemInputSchema } from '../../../lib/item-schema.ts';
 import { apiEndpoint, apiError, apiJson, validationError } from '../../../lib/server/api/http.ts';
 import {
   idempotencyKeyOf,
+  KEY_REUSED_MESSAGE,
   itemJson,
   itemLocation,
   parseListQuery,
@@ -26,8 +27,19 @@ export const ALL = apiEndpoint({
     }
     const input = itemInputSchema.safeParse(await readJsonBody(request));
     if (!input.success) return validationError(input.error);
-    const { item, created } = await createItemForUser(db, user.id, input.data, idempotency.key);
+    const outcome = await createItemForUser(
+      db,
+      user.id,
+      input.data,
+      idempotency.key === undefined ? undefined : { key: idempotency.key, route: 'api' },
+    );
+    if (outcome.status === 'key-reused') {
+      return apiError(422, { code: 'idempotency_key_reused', message: KEY_REUSED_MESSAGE });
+    }
     // A replayed key answers with what the first request stored, and says it made nothing.
-    return apiJson(created ? 201 : 200, itemJson(item), { Location: itemLocation(item.id) });
+    const { item } = outcome;
+    return apiJson(outcome.status === 'created' ? 201 : 200, itemJson(item), {
+      Location: itemLocation(item.id),
+    });
   },
 });
