@@ -1,11 +1,15 @@
+import type { APIContext } from 'astro';
 import { defineMiddleware, sequence } from 'astro:middleware';
 import { randomUUID } from 'node:crypto';
 import { clearSessionCookie, setSessionCookie } from './lib/server/auth/cookies.ts';
 import { auth } from './lib/server/auth/index.ts';
 import { SESSION_COOKIE } from './lib/server/auth/lucia.ts';
+import { isSessionEnded } from './lib/server/auth/session-ended.ts';
 import { validateSessionToken } from './lib/server/auth/sessions.ts';
-import { authenticateApiToken, takeTokenRequest } from './lib/server/auth/tokens.ts';
+import { authenticateApiToken } from './lib/server/auth/tokens.ts';
+import { apiCaller, takeApiRequest } from './lib/server/api/request-budget.ts';
 import { db } from './lib/server/db/index.ts';
+import { GateBusyError } from './lib/server/fair-gate.ts';
 import { exportError } from './lib/server/export/index.ts';
 import { isDatabaseUnavailable } from './lib/server/db/connect.ts';
 import { logger } from './lib/server/logger.ts';
@@ -16,8 +20,11 @@ import {
   clientProblem,
   databaseUnavailable,
   forbidden,
+  idsExhausted,
   internalError,
+  isIdSequenceExhausted,
   prefersHtml,
+  serverBusy,
 } from './lib/server/responses.ts';
 
 /**
@@ -38,6 +45,9 @@ const requestContext = defineMiddleware(async (context, next) => {
   } catch (error) {
     // A body the client sent that cannot be read is its mistake, wherever it was read.
     if (error instanceof BodyError) return clientProblem(request, error.problem);
+    if (isSessionEnded(error)) return answerSignedOut(context);
+    if (error instanceof GateBusyError) return serverBusy(request);
+    if (isIdSequenceExhausted(error)) return idsExhausted(request);
     if (!isDatabaseUnavailable(error)) {
       logger.error(
         { requestId: locals.requestId, err: error instanceof Error ? error.stack : String(error) },
@@ -54,6 +64,32 @@ const requestContext = defineMiddleware(async (context, next) => {
     return databaseUnavailable(request);
   }
 });
+
+/**
+ * The answer to a request whose session or token turned out, mid-way, to belong to an
+ * account that no longer exists (see session-ended.ts): the answer an anonymous request gets.
+ * The session is ended here too, so this process's memory of it goes with it.
+ */
+async function answerSignedOut(context: APIContext): Promise<Response> {
+  const { locals, request, url, cookies } = context;
+  if (locals.session) await auth.invalidateSession(locals.session.id);
+  clearSessionCookie({ cookies, secure: locals.secure });
+  if (locals.token) {
+    return dataEndpointError(url, 401, 'invalid_token', INVALID_TOKEN_MESSAGE, {
+      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    });
+  }
+  if (TOKEN_PATHS.test(url.pathname) && !prefersHtml(request)) {
+    return dataEndpointError(url, 401, 'unauthorized', 'Sign in first.');
+  }
+  return signInRedirect(context);
+}
+
+/** Sends a browser to sign in, and back here afterwards. */
+function signInRedirect(context: APIContext): Response {
+  const next = encodeURIComponent(context.url.pathname + context.url.search);
+  return context.redirect(`/login/?next=${next}`, 302);
+}
 
 function safeClientAddress(context: { clientAddress: string }): string | undefined {
   try {
@@ -97,6 +133,8 @@ function bearerToken(request: Request): string | undefined {
   return /^Bearer +([\x21-\x7e]+)$/i.exec(header.trim())?.[1] ?? '';
 }
 
+const INVALID_TOKEN_MESSAGE = 'The token is unknown, revoked or expired.';
+
 /** Where a personal API token is accepted instead of a session. */
 const TOKEN_PATHS = /^\/(json|xml|api)(\/|$)/;
 
@@ -138,28 +176,12 @@ async function authenticateToken(
   }
   const owner = await authenticateApiToken(db, token);
   if (!owner) {
-    return dataEndpointError(
-      url,
-      401,
-      'invalid_token',
-      'The token is unknown, revoked or expired.',
-      {
-        'WWW-Authenticate': 'Bearer error="invalid_token"',
-      },
-    );
+    return dataEndpointError(url, 401, 'invalid_token', INVALID_TOKEN_MESSAGE, {
+      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    });
   }
-  const wait = takeTokenRequest(owner.tokenId);
-  if (wait > 0) {
-    return dataEndpointError(
-      url,
-      429,
-      'too_many_requests',
-      'This token has made too many requests; slow down.',
-      {
-        'Retry-After': String(wait),
-      },
-    );
-  }
+  const wait = takeApiRequest(apiCaller.token(owner.tokenId));
+  if (wait > 0) return tooManyRequests(url, wait);
   if (owner.scope === 'read' && !SAFE_METHODS.has(request.method)) {
     return dataEndpointError(url, 403, 'insufficient_scope', 'This token can only read.', {
       'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="read-write"',
@@ -168,6 +190,17 @@ async function authenticateToken(
   locals.user = { id: owner.userId, username: owner.username };
   locals.token = { id: owner.tokenId, scope: owner.scope };
   return undefined;
+}
+
+/** The answer of the data endpoints to a caller over its request budget. */
+function tooManyRequests(url: URL, wait: number): Response {
+  return dataEndpointError(
+    url,
+    429,
+    'too_many_requests',
+    'Too many requests in the last minute; slow down.',
+    { 'Retry-After': String(wait) },
+  );
 }
 
 /** Paths that answer anonymous requests themselves (sign-in pages, health, data endpoints). */
@@ -193,14 +226,16 @@ const session = defineMiddleware(async (context, next) => {
       locals.user = valid.user;
       locals.session = valid.session;
       if (valid.session.fresh) setSessionCookie(cookieContext, token, valid.session.expiresAt);
+      // The API has the same budget for a browser's session as for a token.
+      if (url.pathname.startsWith('/api/')) {
+        const wait = takeApiRequest(apiCaller.session(valid.session.id));
+        if (wait > 0) return tooManyRequests(url, wait);
+      }
     } else {
       clearSessionCookie(cookieContext);
     }
   }
-  if (!locals.user && !PUBLIC_PATHS.test(url.pathname)) {
-    const next = encodeURIComponent(url.pathname + url.search);
-    return context.redirect(`/login/?next=${next}`, 302);
-  }
+  if (!locals.user && !PUBLIC_PATHS.test(url.pathname)) return signInRedirect(context);
   return next();
 });
 

@@ -7,11 +7,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   authenticateApiToken,
   createApiToken,
+  type CreateTokenOutcome,
   listApiTokensForUser,
   revokeApiTokenForUser,
-  takeTokenRequest,
-  TOKEN_REQUESTS_PER_MINUTE,
 } from '../../src/lib/server/auth/tokens.ts';
+import {
+  apiCaller,
+  API_REQUESTS_PER_MINUTE,
+  takeApiRequest,
+} from '../../src/lib/server/api/request-budget.ts';
 import { openDatabase, type Backend } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
 import type { Database, TokenScope } from '../../src/lib/server/db/types.ts';
@@ -75,6 +79,12 @@ async function dumpDatabase(db: Kysely<Database>): Promise<string> {
   return parts.join('\n');
 }
 
+/** The token of an outcome that must be a created one. */
+function created(outcome: CreateTokenOutcome): Extract<CreateTokenOutcome, { status: 'created' }> {
+  if (outcome.status !== 'created') throw new Error(`no token was created: ${outcome.status}`);
+  return outcome;
+}
+
 describe.each(BACKENDS)('the token module on %s', (backend) => {
   let database: TestDatabase;
   let db: Kysely<Database>;
@@ -88,17 +98,15 @@ describe.each(BACKENDS)('the token module on %s', (backend) => {
     await database?.drop();
   });
 
-  const make = (userId: number, scope: TokenScope = 'read', expiresAt: Date | null = null) =>
-    createApiToken(db, userId, { name: `token ${scope}`, scope, expiresAt });
+  const make = async (userId: number, scope: TokenScope = 'read', expiresAt: Date | null = null) =>
+    created(await createApiToken(db, userId, { name: `token ${scope}`, scope, expiresAt }));
 
   it('creates a recognizable token with 256 random bits and returns its record', async () => {
     const userId = await addUser(db);
     const expiresAt = new Date(Date.now() + 7 * 86_400_000);
-    const { token, record } = await createApiToken(db, userId, {
-      name: 'spreadsheet',
-      scope: 'read-write',
-      expiresAt,
-    });
+    const { token, record } = created(
+      await createApiToken(db, userId, { name: 'spreadsheet', scope: 'read-write', expiresAt }),
+    );
     expect(token).toMatch(TOKEN_SHAPE);
     expect(Buffer.from(token.slice(3), 'base64url')).toHaveLength(32);
     expect(record).toEqual({
@@ -283,34 +291,34 @@ describe('the per-token request budget', () => {
   const freshId = () => 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
 
   it('allows 600 requests a minute, then answers with a positive wait', () => {
-    expect(TOKEN_REQUESTS_PER_MINUTE).toBe(600);
+    expect(API_REQUESTS_PER_MINUTE).toBe(600);
     const id = freshId();
     const start = 1_800_000_000_000;
-    for (let i = 0; i < TOKEN_REQUESTS_PER_MINUTE; i += 1) {
-      expect(takeTokenRequest(id, start + i)).toBe(0);
+    for (let i = 0; i < API_REQUESTS_PER_MINUTE; i += 1) {
+      expect(takeApiRequest(apiCaller.token(id), start + i)).toBe(0);
     }
-    const wait = takeTokenRequest(id, start + 1_000);
+    const wait = takeApiRequest(apiCaller.token(id), start + 1_000);
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(60);
     expect(wait).toBe(59);
-    expect(takeTokenRequest(id, start + 30_000)).toBe(30);
-    expect(takeTokenRequest(id, start + 59_999)).toBe(1);
+    expect(takeApiRequest(apiCaller.token(id), start + 30_000)).toBe(30);
+    expect(takeApiRequest(apiCaller.token(id), start + 59_999)).toBe(1);
 
     // A new window after a minute: the budget is whole again.
-    expect(takeTokenRequest(id, start + 60_000)).toBe(0);
-    for (let i = 1; i < TOKEN_REQUESTS_PER_MINUTE; i += 1) {
-      expect(takeTokenRequest(id, start + 60_000 + i)).toBe(0);
+    expect(takeApiRequest(apiCaller.token(id), start + 60_000)).toBe(0);
+    for (let i = 1; i < API_REQUESTS_PER_MINUTE; i += 1) {
+      expect(takeApiRequest(apiCaller.token(id), start + 60_000 + i)).toBe(0);
     }
-    expect(takeTokenRequest(id, start + 61_000)).toBeGreaterThan(0);
+    expect(takeApiRequest(apiCaller.token(id), start + 61_000)).toBeGreaterThan(0);
   });
 
   it('counts each token on its own', () => {
     const busy = freshId();
     const quiet = busy + 1;
     const start = 1_800_000_000_000;
-    for (let i = 0; i <= TOKEN_REQUESTS_PER_MINUTE; i += 1) takeTokenRequest(busy, start);
-    expect(takeTokenRequest(busy, start)).toBeGreaterThan(0);
-    expect(takeTokenRequest(quiet, start)).toBe(0);
+    for (let i = 0; i <= API_REQUESTS_PER_MINUTE; i += 1) takeApiRequest(apiCaller.token(busy), start);
+    expect(takeApiRequest(apiCaller.token(busy), start)).toBeGreaterThan(0);
+    expect(takeApiRequest(apiCaller.token(quiet), start)).toBe(0);
   });
 });
 
@@ -354,17 +362,21 @@ async function startTokenSite(backend: Backend): Promise<TokenSite> {
       .insertInto('items')
       .values({ user_id: expiredOwner, name: 'Seeded', amount: 3 })
       .execute();
-    const expired = await createApiToken(seedDb, expiredOwner, {
-      name: 'expired',
-      scope: 'read-write',
-      expiresAt: new Date(Date.now() - MINUTE),
-    });
+    const expired = created(
+      await createApiToken(seedDb, expiredOwner, {
+        name: 'expired',
+        scope: 'read-write',
+        expiresAt: new Date(Date.now() - MINUTE),
+      }),
+    );
     const inactiveOwner = await registerInDatabase(seedDb, `seed_inactive_${backend}`);
-    const inactive = await createApiToken(seedDb, inactiveOwner, {
-      name: 'inactive',
-      scope: 'read-write',
-      expiresAt: null,
-    });
+    const inactive = created(
+      await createApiToken(seedDb, inactiveOwner, {
+        name: 'inactive',
+        scope: 'read-write',
+        expiresAt: null,
+      }),
+    );
     await seedDb
       .updateTable('users')
       .set({ is_active: false })
@@ -962,12 +974,12 @@ describe.each(BACKENDS)('API tokens over HTTP on %s', (backend) => {
     const other = await createToken(alice, { name: tokenName('calm'), scope: 'read' });
     const statuses: number[] = [];
     let last: Response | undefined;
-    for (let i = 0; i < TOKEN_REQUESTS_PER_MINUTE + 1; i += 1) {
+    for (let i = 0; i < API_REQUESTS_PER_MINUTE + 1; i += 1) {
       last = await withToken(`Bearer ${token}`, '/api/items?limit=1');
       statuses.push(last.status);
-      if (i < TOKEN_REQUESTS_PER_MINUTE) await last.arrayBuffer();
+      if (i < API_REQUESTS_PER_MINUTE) await last.arrayBuffer();
     }
-    expect(statuses.slice(0, TOKEN_REQUESTS_PER_MINUTE).every((status) => status === 200)).toBe(
+    expect(statuses.slice(0, API_REQUESTS_PER_MINUTE).every((status) => status === 200)).toBe(
       true,
     );
     expect(last!.status).toBe(429);

@@ -262,3 +262,72 @@ export function expectEscapedInHtml(html: string, payload: string, label: string
   }
   expect(decodeHtml(html), label).toContain(payload);
 }
+
+/**
+ * A request whose body is held back: the headers and the first part of the body go out at
+ * once, so the server has started on the request (its session is checked) before the
+ * rest arrives. What happens meanwhile (an account deleted, a sign-out elsewhere) is then
+ * something the request must notice after it began.
+ */
+export function heldRequest(
+  url: string,
+  request: { method?: string; path: string; headers: Record<string, string>; body: string },
+): { started: Promise<void>; finish(): Promise<RawResponse> } {
+  const { hostname, port } = new URL(url);
+  const body = Buffer.from(request.body);
+  const split = Math.max(1, Math.floor(body.length / 2));
+  const req = http.request({
+    hostname,
+    port,
+    method: request.method ?? 'POST',
+    path: request.path,
+    headers: { ...request.headers, 'Content-Length': String(body.length) },
+    agent: false,
+  });
+  const answer = new Promise<RawResponse>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  const started = new Promise<void>((resolve) => {
+    req.write(body.subarray(0, split), () => resolve());
+  });
+  return {
+    // The server reads the session at once; a moment is enough for it to have done so.
+    started: started.then(() => new Promise((resolve) => setTimeout(resolve, 300))),
+    finish() {
+      req.end(body.subarray(split));
+      return answer;
+    },
+  };
+}
+
+/** Creates a personal API token through the settings form and returns it. */
+export async function createTokenThroughSettings(
+  client: SiteClient,
+  name: string,
+  scope: 'read' | 'read-write' = 'read-write',
+): Promise<string> {
+  const response = await postForm(client, '/settings/', { action: 'create-token', name, scope });
+  expect(response.status, await response.clone().text()).toBe(303);
+  // The new token rides to the settings page in a short-lived cookie, which holds it.
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('new_token='));
+  expect(cookie).toBeDefined();
+  return decodeURIComponent(cookie!.split(';', 1)[0]!.slice('new_token='.length));
+}
+
+/** The status of a read of the API with `token`. */
+export async function tokenStatus(url: string, token: string): Promise<number> {
+  const response = await fetch(`${url}/api/items?limit=1`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  await response.arrayBuffer();
+  return response.status;
+}

@@ -71,6 +71,35 @@ export function databaseUnavailable(request: Request): Response {
   return response;
 }
 
+/** Too many password checks are waiting in this process (see passwords.ts). */
+export function serverBusy(request: Request): Response {
+  const message = 'The server is busy checking other passwords. Please try again in a moment.';
+  const response = prefersHtml(request)
+    ? plainPage(503, 'Busy', message)
+    : jsonError(503, { code: 'server_busy', message });
+  response.headers.set('Retry-After', '2');
+  return response;
+}
+
+const SEQUENCE_LIMIT_EXCEEDED = '2200H';
+
+/** True when the database has no id left to give a new row (an id sequence at its maximum). */
+export function isIdSequenceExhausted(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === SEQUENCE_LIMIT_EXCEEDED;
+}
+
+/**
+ * No new account or item can be stored: the ids have run out (a Django import can have
+ * moved a sequence to its end). Nothing the client can change, and nothing was stored.
+ */
+export function idsExhausted(request: Request): Response {
+  const message =
+    'This site cannot store anything new: it has run out of ids for new rows. Nothing was saved. Please tell whoever runs the site.';
+  return prefersHtml(request)
+    ? plainPage(503, 'Nothing can be added', message)
+    : jsonError(503, { code: 'ids_exhausted', message });
+}
+
 /** 405 with the methods the route does answer. */
 export function methodNotAllowed(request: Request, allow: readonly string[]): Response {
   const message = `This address answers ${allow.join(', ')} only.`;

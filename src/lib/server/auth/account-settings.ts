@@ -5,13 +5,9 @@ import type { Auth } from './lucia.ts';
 import { PASSWORD_MISMATCH_MESSAGE, validatePassword } from './password-rules.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { startSession } from './sessions.ts';
-import {
-  clearAttempts,
-  recordAttempt,
-  secondsUntilAllowed,
-  SIGN_IN_POLICY,
-  throttleKeys,
-} from './throttle.ts';
+import { SessionEndedError } from './session-ended.ts';
+import { clearAttempts, SIGN_IN_POLICY, takeAttempt, throttleKeys } from './throttle.ts';
+import { revokeAllApiTokensForUser } from './tokens.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /**
@@ -38,12 +34,15 @@ interface AccountRow {
   password_hash: string;
 }
 
+/** The account behind a session; a session whose account was deleted meanwhile has ended. */
 async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountRow> {
-  return db
+  const account = await db
     .selectFrom('users')
     .select(['username', 'username_key', 'password_hash'])
     .where('id', '=', userId)
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!account) throw new SessionEndedError();
+  return account;
 }
 
 /** Checks the current password within the sign-in limit; undefined when it is right. */
@@ -51,29 +50,30 @@ async function checkPassword(
   db: Kysely<Database>,
   account: AccountRow,
   password: string,
+  client: string,
 ): Promise<{ retryAfterSeconds: number } | 'wrong' | undefined> {
   const key = throttleKeys.signInUser(account.username_key);
-  const wait = await secondsUntilAllowed(db, [key]);
-  if (wait > 0) return { retryAfterSeconds: wait };
-  if (await verifyPassword(account.password_hash, password)) {
-    await clearAttempts(db, key);
-    return undefined;
-  }
-  await recordAttempt(db, key, SIGN_IN_POLICY);
-  return 'wrong';
+  const attempt = await takeAttempt(db, [key], SIGN_IN_POLICY);
+  if (!attempt.allowed) return { retryAfterSeconds: attempt.retryAfterSeconds };
+  if (!(await verifyPassword(account.password_hash, password, { client }))) return 'wrong';
+  await clearAttempts(db, key);
+  return undefined;
 }
 
 /**
  * Django's PasswordChangeForm: the old password, then a new one that passes the
  * registration rules. Every other session ends (as Django's update_session_auth_hash
- * leaves only the current one); the current browser gets a new session.
+ * leaves only the current one); the current browser gets a new session. The API tokens are
+ * revoked too, unless the form says to keep them (`keep_api_tokens`): a password is changed
+ * most urgently when someone else had it, and could have made a token with it.
  */
 export async function changePassword(
   db: Kysely<Database>,
   auth: Auth,
   userId: number,
   form: Record<string, string>,
-): Promise<SettingsOutcome<{ token: string; session: Session }>> {
+  client: string,
+): Promise<SettingsOutcome<{ token: string; session: Session; tokensRevoked: boolean }>> {
   const oldPassword = form.old_password ?? '';
   const password1 = form.new_password1 ?? '';
   const password2 = form.new_password2 ?? '';
@@ -90,23 +90,31 @@ export async function changePassword(
     if (problems.length > 0) errors.new_password2 = problems;
   }
   if (oldPassword !== '') {
-    const check = await checkPassword(db, account, oldPassword);
+    const check = await checkPassword(db, account, oldPassword, client);
     if (check === 'wrong') errors.old_password = [WRONG_OLD_PASSWORD_MESSAGE];
     else if (check) return { status: 'throttled', ...check };
   }
   if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
 
+  const passwordHash = await hashPassword(password2, client);
   await db
     .updateTable('users')
-    .set({ password_hash: await hashPassword(password2) })
+    .set({ password_hash: passwordHash })
     .where('id', '=', userId)
     .execute();
+  const tokensRevoked = form.keep_api_tokens !== 'on';
+  if (tokensRevoked) await revokeAllApiTokensForUser(db, userId);
   await auth.invalidateUserSessions(userId);
-  return { status: 'done', ...(await startSession(auth, userId)) };
+  return { status: 'done', tokensRevoked, ...(await startSession(auth, userId)) };
 }
 
-/** Ends every session of the user, the current one included. */
-export async function signOutEverywhere(auth: Auth, userId: number): Promise<void> {
+/** Ends every session of the user, the current one included, and revokes every API token. */
+export async function signOutEverywhere(
+  db: Kysely<Database>,
+  auth: Auth,
+  userId: number,
+): Promise<void> {
+  await revokeAllApiTokensForUser(db, userId);
   await auth.invalidateUserSessions(userId);
 }
 
@@ -119,6 +127,7 @@ export async function deleteAccount(
   auth: Auth,
   userId: number,
   form: Record<string, string>,
+  client: string,
 ): Promise<SettingsOutcome<object>> {
   const account = await accountOf(db, userId);
   const password = form.password ?? '';
@@ -127,7 +136,7 @@ export async function deleteAccount(
   if (confirmation !== account.username) errors.confirmation = [CONFIRMATION_MESSAGE];
   if (password === '') errors.password = [REQUIRED_MESSAGE];
   else {
-    const check = await checkPassword(db, account, password);
+    const check = await checkPassword(db, account, password, client);
     if (check === 'wrong') errors.password = [WRONG_PASSWORD_MESSAGE];
     else if (check) return { status: 'throttled', ...check };
   }

@@ -45,9 +45,13 @@ export function clearSessionCookie({ cookies, secure }: CookieContext) {
 export const NOTICES = {
   registered: 'Your account has been successfully created!',
   'signed-out': 'You have been signed out.',
-  'signed-out-everywhere': 'You have been signed out on every device.',
+  'signed-out-everywhere':
+    'You have been signed out on every device, and your API tokens have been revoked.',
   'account-deleted': 'Your account and all its items have been deleted.',
-  'password-changed': 'Your password has been changed. Other devices have been signed out.',
+  'password-changed':
+    'Your password has been changed. Other devices have been signed out, and your API tokens have been revoked.',
+  'password-changed-tokens-kept':
+    'Your password has been changed. Other devices have been signed out; your API tokens still work.',
   'token-revoked': 'The token has been revoked.',
 } as const;
 

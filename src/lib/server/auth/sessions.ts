@@ -1,6 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
 import type { Session, User } from 'lucia';
+import type { Database } from '../db/types.ts';
 import type { Auth } from './lucia.ts';
+import { SessionEndedError } from './session-ended.ts';
+import { sha256Hex } from '../sha256.ts';
 
 /**
  * Session tokens: the cookie carries a random token (200 bits); the database keys the
@@ -14,7 +18,7 @@ export function generateSessionToken(): string {
 }
 
 export function sessionIdFromToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 export interface StartedSession {
@@ -37,4 +41,24 @@ export async function validateSessionToken(
   if (!/^[A-Za-z0-9_-]{20,64}$/.test(token)) return null;
   const { session, user } = await auth.validateSession(sessionIdFromToken(token));
   return session && user ? { session, user } : null;
+}
+
+/**
+ * Asks the database, not this process's memory of recent sessions, whether a session still
+ * stands, for a step that must not follow a sign-out made elsewhere a moment ago (making an
+ * API token would outlive it). Throws `SessionEndedError` when it does not.
+ */
+export async function confirmSessionInDatabase(
+  db: Kysely<Database>,
+  sessionId: string,
+): Promise<void> {
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select('sessions.id')
+    .where('sessions.id', '=', sessionId)
+    .where('sessions.expires_at', '>', sql<Date>`now()`)
+    .where('users.is_active', '=', true)
+    .executeTakeFirst();
+  if (!row) throw new SessionEndedError();
 }

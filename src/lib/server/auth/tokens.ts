@@ -1,6 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, TokenScope } from '../db/types.ts';
+import { SessionEndedError } from './session-ended.ts';
+import { sha256Hex } from '../sha256.ts';
 
 /**
  * Personal API tokens: `pi_` followed by 32 random bytes in base64url (256 bits). The
@@ -30,33 +32,57 @@ export interface TokenOwner {
 }
 
 function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 export function isTokenShaped(token: string): boolean {
   return TOKEN_SHAPE.test(token);
 }
 
-/** Creates a token and returns it in full: the only time anyone sees it. */
-export async function createApiToken(
+/** A user may keep this many tokens; a script per purpose needs far fewer. */
+export const MAX_TOKENS_PER_USER = 50;
+
+export type CreateTokenOutcome =
+  { status: 'created'; token: string; record: ApiToken } | { status: 'limit-reached' };
+
+/**
+ * Creates a token and returns it in full: the only time anyone sees it. The user's row is
+ * locked while the tokens are counted, so parallel requests cannot pass the limit together.
+ */
+export function createApiToken(
   db: Kysely<Database>,
   userId: number,
   { name, scope, expiresAt }: { name: string; scope: TokenScope; expiresAt: Date | null },
-): Promise<{ token: string; record: ApiToken }> {
-  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-  const row = await db
-    .insertInto('api_tokens')
-    .values({
-      user_id: userId,
-      name,
-      scope,
-      token_hash: hashToken(token),
-      prefix: token.slice(0, 8),
-      expires_at: expiresAt,
-    })
-    .returning(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
-    .executeTakeFirstOrThrow();
-  return { token, record: toApiToken(row) };
+): Promise<CreateTokenOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const owner = await trx
+      .selectFrom('users')
+      .select('id')
+      .where('id', '=', userId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!owner) throw new SessionEndedError();
+    const { count } = await trx
+      .selectFrom('api_tokens')
+      .select(sql<number>`count(*)::int`.as('count'))
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+    if (count >= MAX_TOKENS_PER_USER) return { status: 'limit-reached' };
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const row = await trx
+      .insertInto('api_tokens')
+      .values({
+        user_id: userId,
+        name,
+        scope,
+        token_hash: hashToken(token),
+        prefix: token.slice(0, 8),
+        expires_at: expiresAt,
+      })
+      .returning(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
+      .executeTakeFirstOrThrow();
+    return { status: 'created', token, record: toApiToken(row) };
+  });
 }
 
 function toApiToken(row: {
@@ -106,6 +132,14 @@ export async function revokeApiTokenForUser(
   return result.numDeletedRows > 0n;
 }
 
+/** Revokes every token of a user: part of signing out everywhere and of a password change. */
+export async function revokeAllApiTokensForUser(
+  db: Kysely<Database>,
+  userId: number,
+): Promise<void> {
+  await db.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
+}
+
 /**
  * The active user behind a token, or null when it is unknown, revoked, expired or its user
  * is inactive. Records the use at most once a minute, so busy scripts do not turn every
@@ -150,27 +184,4 @@ export async function authenticateApiToken(
       .execute();
   }
   return { tokenId: row.tokenId, userId: row.userId, username: row.username, scope: row.scope };
-}
-
-/**
- * Requests per token and minute, counted in this process: a fixed one-minute window per
- * token. With several server processes each one counts on its own, so the effective limit
- * is this times the number of processes; tokens are meant for scripts, and the point is
- * that a runaway script cannot monopolise the server.
- */
-export const TOKEN_REQUESTS_PER_MINUTE = 600;
-
-const windows = new Map<number, { startedAt: number; count: number }>();
-
-/** Seconds until the token may be used again, or 0 when this request is within the limit. */
-export function takeTokenRequest(tokenId: number, now = Date.now()): number {
-  const window = windows.get(tokenId);
-  if (!window || now - window.startedAt >= 60_000) {
-    if (windows.size > 10_000) windows.clear();
-    windows.set(tokenId, { startedAt: now, count: 1 });
-    return 0;
-  }
-  window.count += 1;
-  if (window.count <= TOKEN_REQUESTS_PER_MINUTE) return 0;
-  return Math.max(1, Math.ceil((window.startedAt + 60_000 - now) / 1000));
 }
