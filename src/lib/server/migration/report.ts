@@ -1,0 +1,213 @@
+/**
+ * What an import found, and the report `npm run import:django` prints of it. `ImportTally`
+ * gathers the counts and problems while the file is read and checked; its `result` is what
+ * `importDjangoDump` resolves with.
+ */
+import type { PasswordHashFormat, PasswordHashKind } from '../auth/django-hashers.ts';
+import { ITEM_MODEL, USER_MODEL } from './records.ts';
+
+export type ProblemKind =
+  /** The file itself: not JSON, cut short, nothing to import. */
+  | 'file'
+  /** A record the forms (or Django's rules) would refuse. */
+  | 'invalid'
+  /** A pk or username that appears twice in the file. */
+  | 'duplicate'
+  /** An id or username that already exists in this database. */
+  | 'exists'
+  /** An item whose owner is not in the file. */
+  | 'owner';
+
+export interface ImportProblem {
+  kind: ProblemKind;
+  /** 1-based position of the record in the file's list. */
+  record?: number;
+  line?: number;
+  model?: string;
+  pk?: number | null;
+  message: string;
+}
+
+export interface PreviousImport {
+  fileName: string;
+  importedAt: Date;
+  users: number;
+  items: number;
+}
+
+export interface ImportResult {
+  /** `checked`: a dry run that found no problem. */
+  status: 'imported' | 'checked' | 'refused';
+  dryRun: boolean;
+  sha256: string;
+  records: number;
+  bytes: number;
+  users: number;
+  inactiveUsers: number;
+  items: number;
+  /** Records of other models, by model label; they are not imported. */
+  skipped: Record<string, number>;
+  /** Users' password hashes by format. */
+  passwordHashes: Partial<Record<PasswordHashKind, number>>;
+  /** Hashes that cannot be checked here, by format name: those users cannot sign in. */
+  unsupportedHashes: Record<string, number>;
+  /** The ids new rows get after the import (only when imported or checked). */
+  nextUserId?: number;
+  nextItemId?: number;
+  /** Every problem, in file order; empty unless refused. */
+  problems: ImportProblem[];
+  /** Set when this very file was imported before. */
+  alreadyImported?: PreviousImport;
+}
+
+/** What the result adds to the tally: how the import ended. */
+export type ImportOutcome = Pick<
+  ImportResult,
+  'status' | 'dryRun' | 'sha256' | 'nextUserId' | 'nextItemId' | 'alreadyImported'
+>;
+
+/** The counts and problems of one import, gathered while it reads and checks the file. */
+export class ImportTally {
+  records = 0;
+  bytes = 0;
+  users = 0;
+  inactiveUsers = 0;
+  items = 0;
+  private readonly skipped: Record<string, number> = {};
+  private readonly passwordHashes: Partial<Record<PasswordHashKind, number>> = {};
+  private readonly unsupportedHashes: Record<string, number> = {};
+  private readonly problems: ImportProblem[] = [];
+
+  get problemCount(): number {
+    return this.problems.length;
+  }
+
+  addProblem(problem: ImportProblem): void {
+    this.problems.push(problem);
+  }
+
+  countSkipped(model: string): void {
+    this.skipped[model] = (this.skipped[model] ?? 0) + 1;
+  }
+
+  countUser(isActive: boolean, hash: PasswordHashFormat): void {
+    this.users += 1;
+    if (!isActive) this.inactiveUsers += 1;
+    this.passwordHashes[hash.kind] = (this.passwordHashes[hash.kind] ?? 0) + 1;
+    if (hash.kind === 'unsupported') {
+      this.unsupportedHashes[hash.label] = (this.unsupportedHashes[hash.label] ?? 0) + 1;
+    }
+  }
+
+  result(outcome: ImportOutcome): ImportResult {
+    // File order: record-level problems were found while reading, the others after it.
+    this.problems.sort((a, b) => (a.record ?? Infinity) - (b.record ?? Infinity));
+    return {
+      ...outcome,
+      records: this.records,
+      bytes: this.bytes,
+      users: this.users,
+      inactiveUsers: this.inactiveUsers,
+      items: this.items,
+      skipped: this.skipped,
+      passwordHashes: this.passwordHashes,
+      unsupportedHashes: this.unsupportedHashes,
+      // A file imported before is refused for that alone.
+      problems: outcome.alreadyImported ? [] : this.problems,
+    };
+  }
+}
+
+// --- Report -------------------------------------------------------------------------------
+
+const number = (value: number) => value.toLocaleString('en-US');
+const plural = (count: number, one: string, many = `${one}s`) =>
+  `${number(count)} ${count === 1 ? one : many}`;
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return plural(bytes, 'byte');
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function formatProblem(problem: ImportProblem): string {
+  const where: string[] = [];
+  if (problem.model) where.push(`${problem.model} pk ${problem.pk ?? '?'}`);
+  if (problem.record !== undefined) {
+    where.push(
+      problem.model
+        ? `(record ${problem.record})`
+        : `record ${problem.record}${problem.line ? ` (line ${problem.line})` : ''}`,
+    );
+  } else if (problem.line) {
+    where.push(`line ${problem.line}`);
+  }
+  return where.length > 0 ? `${where.join(' ')}: ${problem.message}` : problem.message;
+}
+
+const HASH_NOTES: Record<PasswordHashKind, string> = {
+  argon2id: 'Argon2id',
+  pbkdf2_sha256: 'Django PBKDF2-SHA256',
+  pbkdf2_sha1: 'Django PBKDF2-SHA1',
+  'django-argon2': "Django's Argon2",
+  unusable: "Django's unusable-password marker (these users cannot sign in)",
+  unsupported: 'a format this site cannot check (these users cannot sign in)',
+};
+
+/** The report printed by `npm run import:django`, one line per fact or problem. */
+export function formatImportResult(result: ImportResult): string {
+  const lines: string[] = [];
+  const source = `${plural(result.records, 'record')}, ${formatBytes(result.bytes)}`;
+  if (result.alreadyImported) {
+    const previous = result.alreadyImported;
+    lines.push(
+      `Refused: this file was already imported on ${previous.importedAt.toISOString()} ` +
+        `(as ${previous.fileName}: ${plural(previous.users, 'user')}, ` +
+        `${plural(previous.items, 'item')}). Nothing was imported again.`,
+      `(SHA-256 ${result.sha256})`,
+    );
+    return lines.join('\n');
+  }
+  if (result.status === 'refused') {
+    lines.push(
+      `Refused: ${plural(result.problems.length, 'problem')} found in the file (${source}). ` +
+        `Nothing was ${result.dryRun ? 'written (dry run)' : 'imported'}.`,
+    );
+    if (result.problems.some((problem) => problem.kind === 'exists')) {
+      lines.push(
+        'Some users or items are already in this database: was this data imported before? ' +
+          'Import into a new, empty site.',
+      );
+    }
+    for (const problem of result.problems) lines.push(`  - ${formatProblem(problem)}`);
+    return lines.join('\n');
+  }
+
+  const verb = result.status === 'imported' ? 'Imported' : 'Dry run, nothing written. Would import';
+  const inactive = result.inactiveUsers > 0 ? ` (${number(result.inactiveUsers)} inactive)` : '';
+  lines.push(
+    `${verb} ${plural(result.users, 'user')}${inactive} and ${plural(result.items, 'item')} ` +
+      `from ${source}.`,
+  );
+  for (const [kind, count] of Object.entries(result.passwordHashes)) {
+    lines.push(`  passwords: ${number(count)} × ${HASH_NOTES[kind as PasswordHashKind]}`);
+  }
+  for (const [label, count] of Object.entries(result.unsupportedHashes)) {
+    lines.push(`    ${label}: ${number(count)}`);
+  }
+  if (result.inactiveUsers > 0) {
+    lines.push(`  ${plural(result.inactiveUsers, 'inactive user')} cannot sign in, as in Django.`);
+  }
+  for (const [model, count] of Object.entries(result.skipped)) {
+    lines.push(
+      `  skipped ${plural(count, `${model} record`)} (only ${USER_MODEL} and ${ITEM_MODEL} are imported)`,
+    );
+  }
+  lines.push(
+    `  new users will get ids from ${result.nextUserId}, new items from ${result.nextItemId}`,
+  );
+  if (result.status === 'imported') {
+    lines.push('Django passwords work as they are, and become Argon2id at each first sign-in.');
+  }
+  return lines.join('\n');
+}
