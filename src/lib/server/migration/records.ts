@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { itemFieldErrors, itemInputSchema } from '../../item-schema.ts';
+import { djangoHashCostProblem } from '../auth/django-hashers.ts';
 import { checkUsername, usernameKey } from '../auth/username.ts';
 
 export const USER_MODEL = 'auth.user';
@@ -108,6 +109,10 @@ function checkUser(pk: number | null, fields: Record<string, unknown>, problems:
     if (check.ok) username = check.username;
     else problems.push(`username ${describe(fields.username)}: ${check.errors.join(' ')}`);
   }
+  // Imported, such a hash would never match (sign-in will not spend that much on it), and
+  // nothing would say why: refused here, with the reason.
+  const costProblem = parsed.success ? djangoHashCostProblem(parsed.data.password) : null;
+  if (costProblem !== null) problems.push(`password hash ${costProblem}`);
   if (!parsed.success || username === null || pk === null || problems.length > 0) return undefined;
   return {
     pk,

@@ -1,0 +1,180 @@
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/lib/server/db/types.ts';
+import {
+  formatImportResult,
+  importDjangoDump,
+  type ImportResult,
+} from '../../src/lib/server/migration/import.ts';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+/**
+ * Attacks on `npm run import:django` through the file it is given: password hashes that cost
+ * seconds per sign-in, records nested a million levels deep, files of a million bad records,
+ * names that are Object's own properties, and ids that leave the id sequences no room. Each
+ * is refused, or counted, with a report that names the record, in bounded memory.
+ */
+
+const unpadded = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+const SALT = unpadded(Buffer.alloc(16, 3));
+
+/** A well-formed Django PBKDF2 hash (its digest matches no password: it is never computed). */
+const pbkdf2Hash = (iterations: number | string, algorithm = 'pbkdf2_sha256') =>
+  `${algorithm}$${iterations}$${SALT}$${Buffer.alloc(algorithm === 'pbkdf2_sha1' ? 20 : 32, 7).toString('base64')}`;
+
+/** A well-formed Django Argon2 hash with the given memory (KiB), passes and lanes. */
+const argon2Hash = (memory: number, passes: number, lanes: number) =>
+  `argon2$argon2id$v=19$m=${memory},t=${passes},p=${lanes}$${SALT}$${unpadded(Buffer.alloc(32, 9))}`;
+
+const userRecord = (pk: unknown, username: string, password = pbkdf2Hash(1000)) => ({
+  model: 'auth.user',
+  pk,
+  fields: { username, password, is_active: true },
+});
+
+/** The text in 64 KiB pieces, as a file stream gives it. */
+async function* pieces(text: string): AsyncGenerator<string> {
+  for (let i = 0; i < text.length; i += 65_536) yield text.slice(i, i + 65_536);
+}
+
+const importText = (db: Kysely<Database>, text: string) =>
+  importDjangoDump(db, pieces(text), { fileName: 'attack.json' });
+const importRecords = (db: Kysely<Database>, records: unknown[]) =>
+  importText(db, JSON.stringify(records));
+
+/** Each problem as [kind, record, model, pk, message]. */
+const problemRows = (result: ImportResult) =>
+  result.problems.map((problem) => [
+    problem.kind,
+    problem.record,
+    problem.model,
+    problem.pk,
+    problem.message,
+  ]);
+
+async function userCount(db: Kysely<Database>): Promise<number> {
+  const { n } = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(n);
+}
+
+const PBKDF2_LIMIT = "at most 2,000,000 are accepted (Django's own default is 1,000,000–1,200,000)";
+
+describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
+  let database: TestDatabase;
+  let db: Kysely<Database>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    db = database.db;
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await sql`truncate users, items, sessions, auth_throttle, django_imports restart identity cascade`.execute(
+      db,
+    );
+  });
+
+  it('refuses PBKDF2 hashes of more than 2,000,000 iterations, naming each record', async () => {
+    const records = [
+      userRecord(1, 'alice', pbkdf2Hash(20_000_000)),
+      userRecord(2, 'bob', pbkdf2Hash(2_000_001)),
+      userRecord(3, 'carol', pbkdf2Hash(3_000_000, 'pbkdf2_sha1')),
+      userRecord(4, 'dave', pbkdf2Hash('99999999999')),
+      userRecord(5, 'erin', pbkdf2Hash(2_000_000)),
+    ];
+    const result = await importRecords(db, records);
+    expect(result.status).toBe('refused');
+    expect(problemRows(result)).toEqual([
+      [
+        'invalid',
+        1,
+        'auth.user',
+        1,
+        `password hash uses 20,000,000 PBKDF2 iterations; ${PBKDF2_LIMIT}`,
+      ],
+      [
+        'invalid',
+        2,
+        'auth.user',
+        2,
+        `password hash uses 2,000,001 PBKDF2 iterations; ${PBKDF2_LIMIT}`,
+      ],
+      [
+        'invalid',
+        3,
+        'auth.user',
+        3,
+        `password hash uses 3,000,000 PBKDF2 iterations; ${PBKDF2_LIMIT}`,
+      ],
+      [
+        'invalid',
+        4,
+        'auth.user',
+        4,
+        `password hash uses 99,999,999,999 PBKDF2 iterations; ${PBKDF2_LIMIT}`,
+      ],
+    ]);
+    expect(formatImportResult(result)).toContain(
+      `  - auth.user pk 1 (record 1): password hash uses 20,000,000 PBKDF2 iterations; ${PBKDF2_LIMIT}`,
+    );
+    expect(await userCount(db)).toBe(0);
+
+    // 2,000,000 is within the cap: that user imports.
+    const accepted = await importRecords(db, records.slice(4));
+    expect(accepted).toMatchObject({ status: 'imported', passwordHashes: { pbkdf2_sha256: 1 } });
+  });
+
+  it('refuses Django Argon2 hashes beyond the memory, passes and lanes caps', async () => {
+    const bcrypt = 'bcrypt$$2b$12$WlVqaTlLZWhIRlVxcGlQSe6vKDmuKiYAuwIQ66O4Lmf6Tk9Ud5QEa';
+    const records = [
+      userRecord(1, 'alice', argon2Hash(4 * 1024 * 1024, 2, 8)),
+      userRecord(2, 'bob', argon2Hash(102_400, 100, 8)),
+      userRecord(3, 'carol', argon2Hash(102_400, 2, 100)),
+      userRecord(4, 'dave', argon2Hash(2 * 1024 * 1024, 65, 8)),
+      // Django's own defaults, and a format this site cannot check (imported, never matches).
+      userRecord(5, 'erin', argon2Hash(102_400, 2, 8)),
+      userRecord(6, 'frank', bcrypt),
+    ];
+    const result = await importRecords(db, records);
+    expect(result.status).toBe('refused');
+    const argon2 = 'password hash uses Argon2 with';
+    expect(problemRows(result)).toEqual([
+      [
+        'invalid',
+        1,
+        'auth.user',
+        1,
+        `${argon2} 4,194,304 KiB of memory (at most 1,048,576; Django's own default is 102,400)`,
+      ],
+      [
+        'invalid',
+        2,
+        'auth.user',
+        2,
+        `${argon2} 100 passes (at most 64; Django's own default is 2)`,
+      ],
+      ['invalid', 3, 'auth.user', 3, `${argon2} 100 lanes (at most 64; Django's own default is 8)`],
+      [
+        'invalid',
+        4,
+        'auth.user',
+        4,
+        `${argon2} 2,097,152 KiB of memory (at most 1,048,576; Django's own default is 102,400) ` +
+          "and 65 passes (at most 64; Django's own default is 2)",
+      ],
+    ]);
+    expect(await userCount(db)).toBe(0);
+
+    const accepted = await importRecords(db, records.slice(4));
+    expect(accepted).toMatchObject({
+      status: 'imported',
+      passwordHashes: { 'django-argon2': 1, unsupported: 1 },
+      unsupportedHashes: { bcrypt: 1 },
+    });
+  });
+});
