@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/lib/server/db/types.ts';
+import { readDumpRecords } from '../../src/lib/server/migration/dump-reader.ts';
 import {
   formatImportResult,
   importDjangoDump,
@@ -30,6 +31,12 @@ const userRecord = (pk: unknown, username: string, password = pbkdf2Hash(1000)) 
   model: 'auth.user',
   pk,
   fields: { username, password, is_active: true },
+});
+
+const itemRecord = (pk: unknown, owner: number) => ({
+  model: 'main.item',
+  pk,
+  fields: { user: owner, name: `Item ${String(pk)}`, amount: 1, description: '' },
 });
 
 /** The text in 64 KiB pieces, as a file stream gives it. */
@@ -176,5 +183,46 @@ describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
       passwordHashes: { 'django-argon2': 1, unsupported: 1 },
       unsupportedHashes: { bcrypt: 1 },
     });
+  });
+
+  it('reports a record nested deeper than 32 levels without parsing it, and reads on', async () => {
+    const depth = 1_000_000;
+    const deep =
+      '{"model": "auth.user", "pk": 2, "fields": {"username": "deep", "is_active": true, ' +
+      `"password": ${'['.repeat(depth)}"x"${']'.repeat(depth)}}}`;
+    // A record object and its fields are two levels: 30 more make 32 (read), 31 make 33.
+    const nested = (levels: number) =>
+      `{"model": "x.nested", "pk": ${levels}, "fields": {"a": ${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+    const text = [
+      '[',
+      `${JSON.stringify(userRecord(1, 'alice'))},`,
+      `${deep},`,
+      `${nested(30)},`,
+      `${nested(31)},`,
+      JSON.stringify(itemRecord(1, 1)),
+      ']',
+    ].join('\n');
+
+    const entries = [];
+    for await (const entry of readDumpRecords(pieces(text))) entries.push(entry);
+    expect(entries.map((entry) => [entry.index, entry.line, entry.value === undefined])).toEqual([
+      [1, 2, false],
+      [2, 3, true],
+      [3, 4, false],
+      [4, 5, true],
+      [5, 6, false],
+    ]);
+
+    const result = await importText(db, text);
+    const message = 'nested more than 32 levels deep (a dumpdata record has 3)';
+    expect(result.status).toBe('refused');
+    expect(result.problems).toEqual([
+      { kind: 'file', record: 2, line: 3, message },
+      { kind: 'file', record: 4, line: 5, message },
+    ]);
+    expect(Object.entries(result.skipped)).toEqual([['x.nested', 1]]);
+    expect(result.users).toBe(1);
+    expect(result.items).toBe(1);
+    expect(formatImportResult(result)).toContain(`  - record 2 (line 3): ${message}`);
   });
 });
