@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/lib/server/db/types.ts';
@@ -224,5 +226,81 @@ describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
     expect(result.users).toBe(1);
     expect(result.items).toBe(1);
     expect(formatImportResult(result)).toContain(`  - record 2 (line 3): ${message}`);
+  });
+
+  it('lists the first 1,000 of 200,000 problems, counts the rest, in bounded memory', async () => {
+    const badRecords = 200_000;
+    const perChunk = 1_000;
+    async function* generate(): AsyncGenerator<string> {
+      yield `[${JSON.stringify(userRecord(1, 'alice'))}`;
+      for (let start = 0; start < badRecords; start += perChunk) {
+        let text = '';
+        // One problem each, each message different: a pk that is not a number.
+        for (let i = start; i < start + perChunk; i += 1) {
+          text += `, ${JSON.stringify(itemRecord(`bad-${i}`, 1))}`;
+        }
+        yield text;
+      }
+      yield ']';
+    }
+    // A forced collection before each measurement: what the import retains, not its garbage.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const retained: number[] = [];
+    const result = await importDjangoDump(db, generate(), {
+      fileName: 'bad.json',
+      onProgress: ({ phase }) => {
+        if (phase !== 'reading') return;
+        gc();
+        retained.push(process.memoryUsage().heapUsed);
+      },
+    });
+
+    expect(result.status).toBe('refused');
+    expect(result.problems).toHaveLength(1_000);
+    expect(result.moreProblems).toBe(badRecords - 1_000);
+    expect(result.problems[0]).toMatchObject({
+      record: 2,
+      model: 'main.item',
+      message: 'pk "bad-0" is not a whole number from 1 to 2147483647',
+    });
+    expect(result.problems[999]).toMatchObject({ record: 1_001 });
+    const report = formatImportResult(result);
+    const lines = report.split('\n');
+    expect(lines[0]).toMatch(/^Refused: 200,000 problems found in the file/);
+    expect(lines.filter((line) => line.startsWith('  - '))).toHaveLength(1_000);
+    expect(lines.at(-1)).toBe('  …and 199,000 more problems');
+    // The result and its report are the size of 1,000 problems, not of 200,000.
+    expect(JSON.stringify(result).length).toBeLessThan(300_000);
+    expect(report.length).toBeLessThan(300_000);
+    // What the import holds from 10,000 records read to 200,000: keeping every problem made
+    // that about 40 MiB (2 MiB per 10,000); 1,000 problems are well under one.
+    expect(retained).toHaveLength(20);
+    expect(Math.max(...retained) - retained[0]!).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('keeps the first 1,000 problems in file order across the record and cross-record checks', async () => {
+    // Record 2 is not a record (found while reading); records 4 to 1,502 repeat the pk of
+    // record 3 (found after reading).
+    const records: unknown[] = [userRecord(1, 'alice'), 0];
+    for (let i = 0; i < 1_500; i += 1) records.push(itemRecord(7, 1));
+    const result = await importRecords(db, records);
+    expect(result.status).toBe('refused');
+    expect(result.problems).toHaveLength(1_000);
+    expect(result.moreProblems).toBe(500);
+    expect(result.problems.map((problem) => problem.record)).toEqual([
+      2,
+      ...Array.from({ length: 999 }, (_, i) => i + 4),
+    ]);
+    expect(result.problems[1]).toEqual({
+      kind: 'duplicate',
+      record: 4,
+      model: 'main.item',
+      pk: 7,
+      message: 'the same pk as record 3: a pk must appear once',
+    });
+    const report = formatImportResult(result);
+    expect(report).toMatch(/^Refused: 1,500 problems found in the file/);
+    expect(report.split('\n').at(-1)).toBe('  …and 500 more problems');
   });
 });

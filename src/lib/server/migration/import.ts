@@ -111,15 +111,15 @@ async function importInTransaction(
   if (readToTheEnd) {
     report('checking');
     await indexStagingTables(trx);
-    await findCrossRecordProblems(trx, tally);
-    if (tally.problemCount === 0 && tally.users === 0 && tally.items === 0) {
-      tally.addProblem({
+    await findCrossRecordProblems(trx, tally.problems);
+    if (tally.problems.total === 0 && tally.users === 0 && tally.items === 0) {
+      tally.problems.add({
         kind: 'file',
         message: `The file has no ${USER_MODEL} or ${ITEM_MODEL} records: there is nothing to import.`,
       });
     }
   }
-  if (tally.problemCount > 0)
+  if (tally.problems.total > 0)
     throw new RollBack(tally.result({ status: 'refused', dryRun, sha256 }));
 
   report('writing');

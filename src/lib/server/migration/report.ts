@@ -54,8 +54,10 @@ export interface ImportResult {
   /** The ids new rows get after the import (only when imported or checked). */
   nextUserId?: number;
   nextItemId?: number;
-  /** Every problem, in file order; empty unless refused. */
+  /** The first `MAX_LISTED_PROBLEMS` problems, in file order; empty unless refused. */
   problems: ImportProblem[];
+  /** How many problems there are beyond those listed. */
+  moreProblems: number;
   /** Set when this very file was imported before. */
   alreadyImported?: PreviousImport;
 }
@@ -65,6 +67,49 @@ export type ImportOutcome = Pick<
   ImportResult,
   'status' | 'dryRun' | 'sha256' | 'nextUserId' | 'nextItemId' | 'alreadyImported'
 >;
+
+/** The report lists this many problems, the first in file order, and counts the others. */
+export const MAX_LISTED_PROBLEMS = 1_000;
+
+const fileOrder = (problem: ImportProblem) => problem.record ?? Number.MAX_SAFE_INTEGER;
+
+/**
+ * The first `MAX_LISTED_PROBLEMS` problems in file order and a count of the others, holding
+ * twice that many at most: a file of millions of bad records once took gigabytes here. Problems
+ * arrive in record order while the file is read, then from each cross-record check in record
+ * order; problems of one record stay in the order they came (the sort is stable).
+ */
+export class ProblemList {
+  private kept: ImportProblem[] = [];
+  private unlisted = 0;
+
+  get total(): number {
+    return this.kept.length + this.unlisted;
+  }
+
+  add(problem: ImportProblem): void {
+    this.kept.push(problem);
+    if (this.kept.length >= 2 * MAX_LISTED_PROBLEMS) this.trim();
+  }
+
+  /** Counts problems that are known to come after the first `MAX_LISTED_PROBLEMS`. */
+  countUnlisted(count: number): void {
+    this.unlisted += count;
+  }
+
+  listed(): Pick<ImportResult, 'problems' | 'moreProblems'> {
+    this.trim();
+    return { problems: this.kept, moreProblems: this.unlisted };
+  }
+
+  private trim(): void {
+    this.kept.sort((a, b) => fileOrder(a) - fileOrder(b));
+    if (this.kept.length > MAX_LISTED_PROBLEMS) {
+      this.unlisted += this.kept.length - MAX_LISTED_PROBLEMS;
+      this.kept.length = MAX_LISTED_PROBLEMS;
+    }
+  }
+}
 
 /** The counts and problems of one import, gathered while it reads and checks the file. */
 export class ImportTally {
@@ -76,15 +121,7 @@ export class ImportTally {
   private readonly skipped: Record<string, number> = {};
   private readonly passwordHashes: Partial<Record<PasswordHashKind, number>> = {};
   private readonly unsupportedHashes: Record<string, number> = {};
-  private readonly problems: ImportProblem[] = [];
-
-  get problemCount(): number {
-    return this.problems.length;
-  }
-
-  addProblem(problem: ImportProblem): void {
-    this.problems.push(problem);
-  }
+  readonly problems = new ProblemList();
 
   countSkipped(model: string): void {
     this.skipped[model] = (this.skipped[model] ?? 0) + 1;
@@ -100,8 +137,6 @@ export class ImportTally {
   }
 
   result(outcome: ImportOutcome): ImportResult {
-    // File order: record-level problems were found while reading, the others after it.
-    this.problems.sort((a, b) => (a.record ?? Infinity) - (b.record ?? Infinity));
     return {
       ...outcome,
       records: this.records,
@@ -113,7 +148,7 @@ export class ImportTally {
       passwordHashes: this.passwordHashes,
       unsupportedHashes: this.unsupportedHashes,
       // A file imported before is refused for that alone.
-      problems: outcome.alreadyImported ? [] : this.problems,
+      ...(outcome.alreadyImported ? { problems: [], moreProblems: 0 } : this.problems.listed()),
     };
   }
 }
@@ -169,8 +204,9 @@ export function formatImportResult(result: ImportResult): string {
     return lines.join('\n');
   }
   if (result.status === 'refused') {
+    const total = result.problems.length + result.moreProblems;
     lines.push(
-      `Refused: ${plural(result.problems.length, 'problem')} found in the file (${source}). ` +
+      `Refused: ${plural(total, 'problem')} found in the file (${source}). ` +
         `Nothing was ${result.dryRun ? 'written (dry run)' : 'imported'}.`,
     );
     if (result.problems.some((problem) => problem.kind === 'exists')) {
@@ -180,6 +216,9 @@ export function formatImportResult(result: ImportResult): string {
       );
     }
     for (const problem of result.problems) lines.push(`  - ${formatProblem(problem)}`);
+    if (result.moreProblems > 0) {
+      lines.push(`  …and ${plural(result.moreProblems, 'more problem')}`);
+    }
     return lines.join('\n');
   }
 

@@ -151,7 +151,7 @@ function stagedItem(
 async function stageEntry(stager: Stager, tally: ImportTally, entry: DumpEntry): Promise<void> {
   const at = { record: entry.index, line: entry.line };
   if (entry.error !== undefined) {
-    tally.addProblem({ kind: 'file', ...at, message: entry.error });
+    tally.problems.add({ kind: 'file', ...at, message: entry.error });
     return;
   }
   const checked = checkRecord(entry.value);
@@ -161,7 +161,7 @@ async function stageEntry(stager: Stager, tally: ImportTally, entry: DumpEntry):
   }
   const { model, pk } = checked;
   for (const message of checked.problems) {
-    tally.addProblem({ kind: 'invalid', ...at, ...(model ? { model, pk } : {}), message });
+    tally.problems.add({ kind: 'invalid', ...at, ...(model ? { model, pk } : {}), message });
   }
   if (checked.model === USER_MODEL) {
     const { user } = checked;
@@ -222,7 +222,7 @@ export async function stageDump(
   } catch (error) {
     if (!(error instanceof DumpSyntaxError)) throw error;
     readToTheEnd = false;
-    tally.addProblem({ kind: 'file', line: error.line || undefined, message: error.message });
+    tally.problems.add({ kind: 'file', line: error.line || undefined, message: error.message });
   }
   await stager.flush();
   return { sha256: hash.digest('hex'), readToTheEnd };
