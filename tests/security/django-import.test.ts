@@ -303,4 +303,81 @@ describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
     expect(report).toMatch(/^Refused: 1,500 problems found in the file/);
     expect(report.split('\n').at(-1)).toBe('  …and 500 more problems');
   });
+
+  it('counts models and hash formats named like Object properties, as names', async () => {
+    const records = [
+      { model: 'constructor', pk: 1, fields: {} },
+      { model: '__proto__', pk: 1, fields: {} },
+      { model: 'constructor', pk: 2, fields: {} },
+      { model: 'toString', pk: 1, fields: {} },
+      { model: 'hasOwnProperty', pk: 1, fields: {} },
+      userRecord(1, 'alice', 'constructor$1$x'),
+      userRecord(2, 'bob', '__proto__$1$x'),
+      userRecord(3, 'carol', 'toString$1$x'),
+      userRecord(4, 'dave', 'hasOwnProperty$1$x'),
+      userRecord(5, 'erin', 'hasOwnProperty$2$x'),
+    ];
+    const result = await importRecords(db, records);
+    expect(result.status).toBe('imported');
+    expect(Object.entries(result.skipped)).toEqual([
+      ['constructor', 2],
+      ['__proto__', 1],
+      ['toString', 1],
+      ['hasOwnProperty', 1],
+    ]);
+    expect(Object.entries(result.unsupportedHashes)).toEqual([
+      ['constructor', 1],
+      ['__proto__', 1],
+      ['toString', 1],
+      ['hasOwnProperty', 2],
+    ]);
+    // A name the file does not have is absent, not one of Object's methods.
+    expect(result.skipped.valueOf).toBeUndefined();
+    expect(result.unsupportedHashes.isPrototypeOf).toBeUndefined();
+    expect(result.passwordHashes).toEqual({ unsupported: 5 });
+
+    const report = formatImportResult(result);
+    for (const line of [
+      '  skipped 2 constructor records (only auth.user and main.item are imported)',
+      '  skipped 1 __proto__ record (only auth.user and main.item are imported)',
+      '  skipped 1 toString record (only auth.user and main.item are imported)',
+      '  skipped 1 hasOwnProperty record (only auth.user and main.item are imported)',
+      '    constructor: 1',
+      '    __proto__: 1',
+      '    toString: 1',
+      '    hasOwnProperty: 2',
+    ]) {
+      expect(report.split('\n')).toContain(line);
+    }
+    expect(report).not.toMatch(/function|native code|\[object Object\]|NaN/);
+  });
+
+  it('counts at most 100 names, each at most 100 characters, and prints them escaped', async () => {
+    const records: unknown[] = [userRecord(1, 'alice')];
+    for (let i = 0; i < 150; i += 1) records.push({ model: `app.model${i}`, pk: 1, fields: {} });
+    const result = await importRecords(db, records);
+    expect(result.status).toBe('imported');
+    expect(Object.keys(result.skipped)).toHaveLength(101);
+    expect(result.skipped['app.model99']).toBe(1);
+    expect(result.skipped['app.model100']).toBeUndefined();
+    expect(result.skipped['(other names)']).toBe(50);
+    expect(formatImportResult(result)).toContain('  skipped 50 records of other models');
+
+    await sql`truncate users, django_imports restart identity cascade`.execute(db);
+    const fake = '\u001b[2K\r  new users will get ids from 1\n\u202e';
+    const long = `app.${'x'.repeat(10_000)}`;
+    const odd = await importRecords(db, [
+      userRecord(1, 'alice'),
+      { model: fake, pk: 1, fields: {} },
+      { model: long, pk: 1, fields: {} },
+    ]);
+    expect(Object.keys(odd.skipped)).toEqual([fake, `${long.slice(0, 100)}…`]);
+    const report = formatImportResult(odd);
+    expect(report).not.toContain('\u001b');
+    expect(report).not.toContain('\u202e');
+    expect(report).toContain(
+      '  skipped 1 "\\u001b[2K\\r  new users will get ids from 1\\n\\u202e" record',
+    );
+    expect(report).not.toContain('x'.repeat(101));
+  });
 });

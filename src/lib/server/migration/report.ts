@@ -45,12 +45,15 @@ export interface ImportResult {
   users: number;
   inactiveUsers: number;
   items: number;
-  /** Records of other models, by model label; they are not imported. */
-  skipped: Record<string, number>;
+  /** Records of other models, by model label; they are not imported. See `NameCounts`. */
+  skipped: Readonly<Record<string, number>>;
   /** Users' password hashes by format. */
   passwordHashes: Partial<Record<PasswordHashKind, number>>;
-  /** Hashes that cannot be checked here, by format name: those users cannot sign in. */
-  unsupportedHashes: Record<string, number>;
+  /**
+   * Hashes that cannot be checked here, by format name: those users cannot sign in. See
+   * `NameCounts`.
+   */
+  unsupportedHashes: Readonly<Record<string, number>>;
   /** The ids new rows get after the import (only when imported or checked). */
   nextUserId?: number;
   nextItemId?: number;
@@ -111,6 +114,41 @@ export class ProblemList {
   }
 }
 
+/** A count by name keeps this many names; the records of any further name count together. */
+export const MAX_COUNTED_NAMES = 100;
+/** A longer name is counted by its first this many characters, and `…`. */
+export const MAX_NAME_LENGTH = 100;
+/** The name the records of names past the first `MAX_COUNTED_NAMES` are counted under. */
+export const OTHER_NAMES = '(other names)';
+
+/**
+ * Counts records by a name the file chose (a model label, a hash format). In a plain object,
+ * `constructor` counted as "function Object() { [native code] }1" and `__proto__` not at all;
+ * in a Map every name is just a name. A file of a million names holds a hundred here.
+ */
+export class NameCounts {
+  private readonly counts = new Map<string, number>();
+
+  add(name: string): void {
+    let key =
+      name.length > MAX_NAME_LENGTH
+        ? `${name.slice(0, MAX_NAME_LENGTH).replace(/[\uD800-\uDBFF]$/, '')}…`
+        : name;
+    if (this.counts.size >= MAX_COUNTED_NAMES && !this.counts.has(key)) key = OTHER_NAMES;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * The counts as an object without a prototype, for the result: each name from the file is an
+   * own property, and a name it does not have reads as undefined, never as Object's method.
+   */
+  toRecord(): Record<string, number> {
+    const record = Object.create(null) as Record<string, number>;
+    for (const [name, count] of this.counts) record[name] = count;
+    return record;
+  }
+}
+
 /** The counts and problems of one import, gathered while it reads and checks the file. */
 export class ImportTally {
   records = 0;
@@ -118,22 +156,20 @@ export class ImportTally {
   users = 0;
   inactiveUsers = 0;
   items = 0;
-  private readonly skipped: Record<string, number> = {};
+  private readonly skipped = new NameCounts();
   private readonly passwordHashes: Partial<Record<PasswordHashKind, number>> = {};
-  private readonly unsupportedHashes: Record<string, number> = {};
+  private readonly unsupportedHashes = new NameCounts();
   readonly problems = new ProblemList();
 
   countSkipped(model: string): void {
-    this.skipped[model] = (this.skipped[model] ?? 0) + 1;
+    this.skipped.add(model);
   }
 
   countUser(isActive: boolean, hash: PasswordHashFormat): void {
     this.users += 1;
     if (!isActive) this.inactiveUsers += 1;
     this.passwordHashes[hash.kind] = (this.passwordHashes[hash.kind] ?? 0) + 1;
-    if (hash.kind === 'unsupported') {
-      this.unsupportedHashes[hash.label] = (this.unsupportedHashes[hash.label] ?? 0) + 1;
-    }
+    if (hash.kind === 'unsupported') this.unsupportedHashes.add(hash.label);
   }
 
   result(outcome: ImportOutcome): ImportResult {
@@ -144,9 +180,9 @@ export class ImportTally {
       users: this.users,
       inactiveUsers: this.inactiveUsers,
       items: this.items,
-      skipped: this.skipped,
+      skipped: this.skipped.toRecord(),
       passwordHashes: this.passwordHashes,
-      unsupportedHashes: this.unsupportedHashes,
+      unsupportedHashes: this.unsupportedHashes.toRecord(),
       // A file imported before is refused for that alone.
       ...(outcome.alreadyImported ? { problems: [], moreProblems: 0 } : this.problems.listed()),
     };
@@ -178,6 +214,19 @@ export function formatProblem(problem: ImportProblem): string {
     where.push(`line ${problem.line}`);
   }
   return where.length > 0 ? `${where.join(' ')}: ${problem.message}` : problem.message;
+}
+
+/**
+ * A name from the file as the report shows it: as it is when it is plain, else quoted with
+ * everything but printable ASCII escaped, so that no name can move the cursor, clear a line,
+ * turn the text around or pass for a line of the report.
+ */
+function printable(name: string): string {
+  if (/^[\p{L}\p{M}\p{N}_.$@+\-…]+$/u.test(name)) return name;
+  return JSON.stringify(name).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const HASH_NOTES: Record<PasswordHashKind, string> = {
@@ -232,15 +281,20 @@ export function formatImportResult(result: ImportResult): string {
     lines.push(`  passwords: ${number(count)} × ${HASH_NOTES[kind as PasswordHashKind]}`);
   }
   for (const [label, count] of Object.entries(result.unsupportedHashes)) {
-    lines.push(`    ${label}: ${number(count)}`);
+    lines.push(
+      // Format labels print as they are: django-hashers.ts makes them safe to log.
+      `    ${label === OTHER_NAMES ? 'other formats' : label}: ${number(count)}`,
+    );
   }
   if (result.inactiveUsers > 0) {
     lines.push(`  ${plural(result.inactiveUsers, 'inactive user')} cannot sign in, as in Django.`);
   }
   for (const [model, count] of Object.entries(result.skipped)) {
-    lines.push(
-      `  skipped ${plural(count, `${model} record`)} (only ${USER_MODEL} and ${ITEM_MODEL} are imported)`,
-    );
+    const records =
+      model === OTHER_NAMES
+        ? `${plural(count, 'record')} of other models`
+        : plural(count, `${printable(model)} record`);
+    lines.push(`  skipped ${records} (only ${USER_MODEL} and ${ITEM_MODEL} are imported)`);
   }
   lines.push(
     `  new users will get ids from ${result.nextUserId}, new items from ${result.nextItemId}`,
