@@ -2,6 +2,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { registerAccount } from '../../src/lib/server/auth/accounts.ts';
 import type { Database } from '../../src/lib/server/db/types.ts';
 import { readDumpRecords } from '../../src/lib/server/migration/dump-reader.ts';
 import {
@@ -379,5 +380,47 @@ describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
       '  skipped 1 "\\u001b[2K\\r  new users will get ids from 1\\n\\u202e" record',
     );
     expect(report).not.toContain('x'.repeat(101));
+  });
+
+  it('refuses pks above 2,000,000,000, which would leave new users and items no ids', async () => {
+    const tooLarge = (pk: number) =>
+      `pk ${pk} is too large: ids above 2,000,000,000 would leave no room for new users and items`;
+    const result = await importRecords(db, [
+      userRecord(2_147_483_646, 'alice'),
+      itemRecord(2_000_000_001, 2_147_483_646),
+      userRecord(2_000_000_000, 'bob'),
+      itemRecord(2_000_000_000, 2_000_000_000),
+    ]);
+    expect(result.status).toBe('refused');
+    // The item's owner is in the file, refused for its own pk: no "owner not in the file".
+    expect(problemRows(result)).toEqual([
+      ['invalid', 1, 'auth.user', 2_147_483_646, tooLarge(2_147_483_646)],
+      ['invalid', 2, 'main.item', 2_000_000_001, tooLarge(2_000_000_001)],
+    ]);
+    expect(formatImportResult(result)).toContain(
+      `  - auth.user pk 2147483646 (record 1): ${tooLarge(2_147_483_646)}`,
+    );
+    expect(await userCount(db)).toBe(0);
+
+    // At the cap itself, the import goes through and registration still finds ids.
+    const accepted = await importRecords(db, [
+      userRecord(2_000_000_000, 'bob'),
+      itemRecord(2_000_000_000, 2_000_000_000),
+    ]);
+    expect(accepted).toMatchObject({
+      status: 'imported',
+      nextUserId: 2_000_000_001,
+      nextItemId: 2_000_000_001,
+    });
+    const carol = await registerAccount(
+      db,
+      {
+        username: 'carol',
+        password1: 'Correct-Horse-Battery-9',
+        password2: 'Correct-Horse-Battery-9',
+      },
+      '203.0.113.7',
+    );
+    expect(carol).toMatchObject({ status: 'created', userId: 2_000_000_001 });
   });
 });

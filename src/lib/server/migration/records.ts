@@ -15,6 +15,13 @@ export const ITEM_MODEL = 'main.item';
 /** Both tables' ids are PostgreSQL `integer`s. */
 export const MAX_ID = 2_147_483_647;
 
+/**
+ * The id sequences move past the imported ids, so a pk near MAX_ID would leave no ids for new
+ * users and items: every registration after it would fail. A pk above this is refused; the
+ * 147 million ids left above it are room enough.
+ */
+export const MAX_IMPORTED_ID = 2_000_000_000;
+
 export interface ImportedUser {
   pk: number;
   username: string;
@@ -69,6 +76,13 @@ function checkPk(pk: unknown, problems: string[]): number | null {
   if (!idSchema.safeParse(pk).success) {
     problems.push(`pk ${describe(pk)} is not a whole number from 1 to ${MAX_ID}`);
     return null;
+  }
+  // Still the record's pk: it is staged (as invalid), so the other records' checks see it.
+  if ((pk as number) > MAX_IMPORTED_ID) {
+    problems.push(
+      `pk ${describe(pk)} is too large: ids above ${MAX_IMPORTED_ID.toLocaleString('en-US')} ` +
+        'would leave no room for new users and items',
+    );
   }
   return pk as number;
 }
