@@ -151,7 +151,10 @@ export function phcArgon2ToDjango(phc: string): string | null {
   return encoded.length <= DJANGO_PASSWORD_MAX_LENGTH ? encoded : null;
 }
 
-/** Limits for checking a stored Argon2 hash, each with Django's default (argon2-cffi's). */
+/**
+ * Limits for checking a stored Argon2 hash, each with Django's default (the hash length is
+ * argon2-cffi's: 32 bytes since its 21.2, 16 before).
+ */
 const ARGON2_LIMITS = [
   { unit: 'KiB of memory', max: 1024 * 1024, django: 102_400, of: (h: Argon2Hash) => h.memory },
   { unit: 'passes', max: 64, django: 2, of: (h: Argon2Hash) => h.passes },

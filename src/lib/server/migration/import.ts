@@ -119,8 +119,9 @@ async function importInTransaction(
       });
     }
   }
-  if (tally.problems.total > 0)
+  if (tally.problems.total > 0) {
     throw new RollBack(tally.result({ status: 'refused', dryRun, sha256 }));
+  }
 
   report('writing');
   await copyStagedRows(trx);

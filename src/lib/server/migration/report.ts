@@ -45,7 +45,10 @@ export interface ImportResult {
   users: number;
   inactiveUsers: number;
   items: number;
-  /** Records of other models, by model label; they are not imported. See `NameCounts`. */
+  /**
+   * Records of other models, by model label; they are not imported. At most 100 labels, and
+   * "(other names)" for the records of any others: see `NameCounts`.
+   */
   skipped: Readonly<Record<string, number>>;
   /** Users' password hashes by format. */
   passwordHashes: Partial<Record<PasswordHashKind, number>>;
@@ -66,7 +69,7 @@ export interface ImportResult {
 }
 
 /** What the result adds to the tally: how the import ended. */
-export type ImportOutcome = Pick<
+type ImportOutcome = Pick<
   ImportResult,
   'status' | 'dryRun' | 'sha256' | 'nextUserId' | 'nextItemId' | 'alreadyImported'
 >;
@@ -115,18 +118,18 @@ export class ProblemList {
 }
 
 /** A count by name keeps this many names; the records of any further name count together. */
-export const MAX_COUNTED_NAMES = 100;
+const MAX_COUNTED_NAMES = 100;
 /** A longer name is counted by its first this many characters, and `…`. */
-export const MAX_NAME_LENGTH = 100;
+const MAX_NAME_LENGTH = 100;
 /** The name the records of names past the first `MAX_COUNTED_NAMES` are counted under. */
-export const OTHER_NAMES = '(other names)';
+const OTHER_NAMES = '(other names)';
 
 /**
  * Counts records by a name the file chose (a model label, a hash format). In a plain object,
  * `constructor` counted as "function Object() { [native code] }1" and `__proto__` not at all;
  * in a Map every name is just a name. A file of a million names holds a hundred here.
  */
-export class NameCounts {
+class NameCounts {
   private readonly counts = new Map<string, number>();
 
   add(name: string): void {
