@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   classifyPasswordHash,
   djangoArgon2ToPhc,
+  djangoHashCostProblem,
   makeUnusablePassword,
   MAX_PBKDF2_ITERATIONS,
   parseDjangoPbkdf2,
@@ -166,6 +167,55 @@ describe('Django Argon2 hashes', () => {
     for (const hash of unrepresentable) expect(phcArgon2ToDjango(hash), hash).toBeNull();
     expect(djangoArgon2ToPhc(phc)).toBeNull();
     expect(djangoArgon2ToPhc('argon2$argon2id$v=19$m=19456,t=2,p=1$c2Fs$aGFzaA')).toBeNull();
+  });
+});
+
+describe('hashes that cost more to check than this site spends', () => {
+  /** A well-formed hash with any iteration count: its digest is never computed here. */
+  const withIterations = (iterations: string) =>
+    djangoPbkdf2('pbkdf2_sha256', 'pw', 'salt', 1).replace('$1$', `$${iterations}$`);
+  const argon2With = (m: number, t: number, p: number) =>
+    `argon2$argon2id$v=19$m=${m},t=${t},p=${p}$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA`;
+  const limit = "at most 2,000,000 are accepted (Django's own default is 1,000,000–1,200,000)";
+
+  it('caps PBKDF2 at 2,000,000 iterations, above the default of every Django version', () => {
+    expect(MAX_PBKDF2_ITERATIONS).toBe(2_000_000);
+    for (const djangoDefault of ['260000', '600000', '720000', '870000', '1000000', '1200000']) {
+      expect(djangoHashCostProblem(withIterations(djangoDefault))).toBeNull();
+      expect(parseDjangoPbkdf2(withIterations(djangoDefault))).not.toBeNull();
+    }
+    expect(djangoHashCostProblem(withIterations('2000000'))).toBeNull();
+    expect(djangoHashCostProblem(withIterations('20000000'))).toBe(
+      `uses 20,000,000 PBKDF2 iterations; ${limit}`,
+    );
+    expect(djangoHashCostProblem(withIterations(`1${'0'.repeat(30)}`))).toBe(
+      `uses more than 9,007,199,254,740,991 PBKDF2 iterations; ${limit}`,
+    );
+    // Over the cap, sign-in does not compute it: it is a format this site cannot check.
+    expect(parseDjangoPbkdf2(withIterations('2000001'))).toBeNull();
+    expect(classifyPasswordHash(withIterations('2000001')).kind).toBe('unsupported');
+  });
+
+  it('names each Argon2 parameter over its cap', () => {
+    expect(djangoHashCostProblem(argon2With(102_400, 2, 8))).toBeNull();
+    expect(djangoHashCostProblem(argon2With(1024 * 1024 + 1, 65, 8))).toBe(
+      "uses Argon2 with 1,048,577 KiB of memory (at most 1,048,576; Django's own default is " +
+        "102,400) and 65 passes (at most 64; Django's own default is 2)",
+    );
+    expect(classifyPasswordHash(argon2With(102_400, 2, 65)).kind).toBe('unsupported');
+  });
+
+  it('says nothing of other hashes, checkable or not', () => {
+    for (const encoded of [
+      ALICE_HASH,
+      withIterations('010'),
+      'bcrypt_sha256$$2b$12$WlVqaTlLZWhIRlVxcGlQSe6vKDmuKiYAuwIQ66O4Lmf6Tk9Ud5QEa',
+      argon2With(4, 2, 1), // less than 8 KiB per lane: libargon2 refuses it, malformed
+      makeUnusablePassword(),
+      '',
+    ]) {
+      expect(djangoHashCostProblem(encoded), encoded).toBeNull();
+    }
   });
 });
 

@@ -42,11 +42,13 @@ const PBKDF2_DIGESTS: Record<DjangoPbkdf2Algorithm, { digest: string; length: nu
 };
 
 /**
- * Django 3.2 uses 260,000 iterations, 4.2 600,000, 5.x 1,000,000 and more. A count above this
- * is not a Django default of any version in sight; refusing it keeps one sign-in attempt from
- * costing minutes of CPU.
+ * Django's default iteration counts: 260,000 in 3.2, 600,000 in 4.2, 720,000 in 5.0, 870,000
+ * in 5.1, 1,000,000 in 5.2 and 1,200,000 in 6.0. A count above this is no Django default;
+ * refusing it keeps one sign-in attempt (about 0.25 s per million iterations) from tying up a
+ * thread for seconds. Sign-in treats such a hash as a format it cannot check (it never
+ * matches), and the import refuses it (see `djangoHashCostProblem`).
  */
-export const MAX_PBKDF2_ITERATIONS = 20_000_000;
+export const MAX_PBKDF2_ITERATIONS = 2_000_000;
 
 export interface DjangoPbkdf2Hash {
   algorithm: DjangoPbkdf2Algorithm;
@@ -56,18 +58,22 @@ export interface DjangoPbkdf2Hash {
 }
 
 const PBKDF2_PATTERN =
-  /^(pbkdf2_sha256|pbkdf2_sha1)\$([1-9][0-9]{0,9})\$([^$]+)\$([A-Za-z0-9+/]+={0,2})$/;
+  /^(pbkdf2_sha256|pbkdf2_sha1)\$([1-9][0-9]*)\$([^$]+)\$([A-Za-z0-9+/]+={0,2})$/;
 
-/** The parts of a Django PBKDF2 hash, or null when it is not one this module can check. */
-export function parseDjangoPbkdf2(encoded: string): DjangoPbkdf2Hash | null {
+/** The parts of a well-formed Django PBKDF2 hash, whatever its iteration count. */
+function parsePbkdf2Structure(encoded: string): DjangoPbkdf2Hash | null {
   const match = PBKDF2_PATTERN.exec(encoded);
   if (!match) return null;
   const algorithm = match[1] as DjangoPbkdf2Algorithm;
-  const iterations = Number(match[2]);
-  if (iterations > MAX_PBKDF2_ITERATIONS) return null;
   const digest = Buffer.from(match[4]!, 'base64');
   if (digest.length !== PBKDF2_DIGESTS[algorithm].length) return null;
-  return { algorithm, iterations, salt: match[3]!, digest };
+  return { algorithm, iterations: Number(match[2]), salt: match[3]!, digest };
+}
+
+/** The parts of a Django PBKDF2 hash, or null when it is not one this module can check. */
+export function parseDjangoPbkdf2(encoded: string): DjangoPbkdf2Hash | null {
+  const parsed = parsePbkdf2Structure(encoded);
+  return parsed && parsed.iterations <= MAX_PBKDF2_ITERATIONS ? parsed : null;
 }
 
 /** Django's `PBKDF2PasswordHasher.verify`: false for a wrong password or a malformed hash. */
@@ -145,19 +151,22 @@ export function phcArgon2ToDjango(phc: string): string | null {
   return encoded.length <= DJANGO_PASSWORD_MAX_LENGTH ? encoded : null;
 }
 
-/** Limits for checking a stored Argon2 hash: Django's defaults are 100 MiB, 2 passes, 8 lanes. */
-const ARGON2_MAX_MEMORY_KIB = 1024 * 1024;
-const ARGON2_MAX_PASSES = 64;
-const ARGON2_MAX_PARALLELISM = 64;
+/**
+ * Limits for checking a stored Argon2 hash, each with Django's default (the hash length is
+ * argon2-cffi's: 32 bytes since its 21.2, 16 before).
+ */
+const ARGON2_LIMITS = [
+  { unit: 'KiB of memory', max: 1024 * 1024, django: 102_400, of: (h: Argon2Hash) => h.memory },
+  { unit: 'passes', max: 64, django: 2, of: (h: Argon2Hash) => h.passes },
+  { unit: 'lanes', max: 64, django: 8, of: (h: Argon2Hash) => h.parallelism },
+  { unit: 'bytes of hash', max: 1024, django: 32, of: (h: Argon2Hash) => h.hash.length },
+] as const;
+
+const overArgon2Limits = (parsed: Argon2Hash) =>
+  ARGON2_LIMITS.filter((limit) => limit.of(parsed) > limit.max);
 
 function checkableArgon2(parsed: Argon2Hash | null): parsed is Argon2Hash {
-  return (
-    parsed !== null &&
-    parsed.memory <= ARGON2_MAX_MEMORY_KIB &&
-    parsed.passes <= ARGON2_MAX_PASSES &&
-    parsed.parallelism <= ARGON2_MAX_PARALLELISM &&
-    parsed.hash.length <= 1024
-  );
+  return parsed !== null && overArgon2Limits(parsed).length === 0;
 }
 
 /** Django's `Argon2PasswordHasher.verify`: the raw password against `argon2$argon2id$…`. */
@@ -222,6 +231,39 @@ function algorithmLabel(encoded: string): string {
   return head !== undefined && /^\$?[A-Za-z0-9_-]{1,32}$/.test(head) && encoded.includes('$', 1)
     ? head
     : 'unrecognized';
+}
+
+const count = (value: number) => value.toLocaleString('en-US');
+
+/**
+ * Why a well-formed hash in one of Django's formats costs more to check than this site will
+ * spend: PBKDF2 iterations, or Argon2 memory, passes or lanes, above the limits here. It
+ * follows "password hash", e.g. "uses 20,000,000 PBKDF2 iterations; …". Null for any other
+ * hash, checkable or not (bcrypt, a malformed hash…).
+ */
+export function djangoHashCostProblem(encoded: string): string | null {
+  const pbkdf2Hash = parsePbkdf2Structure(encoded);
+  if (pbkdf2Hash && pbkdf2Hash.iterations > MAX_PBKDF2_ITERATIONS) {
+    const { iterations } = pbkdf2Hash;
+    const shown = Number.isSafeInteger(iterations)
+      ? count(iterations)
+      : `more than ${count(Number.MAX_SAFE_INTEGER)}`;
+    return (
+      `uses ${shown} PBKDF2 iterations; at most ${count(MAX_PBKDF2_ITERATIONS)} are accepted ` +
+      "(Django's own default is 1,000,000–1,200,000)"
+    );
+  }
+  const argon2Hash = encoded.startsWith(`${DJANGO_ARGON2_PREFIX}$`)
+    ? parsePhcArgon2(encoded.slice(DJANGO_ARGON2_PREFIX.length))
+    : null;
+  const over = argon2Hash === null ? [] : overArgon2Limits(argon2Hash);
+  if (argon2Hash === null || over.length === 0) return null;
+  const parts = over.map(
+    (limit) =>
+      `${count(limit.of(argon2Hash))} ${limit.unit} ` +
+      `(at most ${count(limit.max)}; Django's own default is ${count(limit.django)})`,
+  );
+  return `uses Argon2 with ${parts.join(' and ')}`;
 }
 
 /** Which of the known formats a stored hash is in, checking its structure as well. */

@@ -6,8 +6,9 @@
  * (with their escapes) and the nesting of `{}` / `[]`, and nothing else. Each element's text is
  * then given to `JSON.parse`, which does the exact work: escapes, surrogate pairs, numbers,
  * and errors. Whitespace and line breaks anywhere are fine, so the `--indent` form and the
- * one-line form both read. A record that is not valid JSON is reported and reading goes on
- * with the next one; a break in the array itself stops reading (`DumpSyntaxError`).
+ * one-line form both read. A record that is not valid JSON, or that is nested deeper than
+ * `MAX_RECORD_DEPTH`, is reported and reading goes on with the next one; a break in the array
+ * itself stops reading (`DumpSyntaxError`).
  */
 
 export interface DumpEntry {
@@ -32,6 +33,13 @@ export class DumpSyntaxError extends Error {
 
 /** A record is a few kilobytes; a huge one means the file is not what dumpdata writes. */
 export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+
+/**
+ * A dumpdata record is 3 levels deep (the record, its fields, a list such as `groups`). A record
+ * nested a million levels deep overflowed the stack once parsed (in JSON.stringify, say), so a
+ * deeper one is reported and never parsed: the scanner only counts its brackets to find its end.
+ */
+export const MAX_RECORD_DEPTH = 32;
 
 const C = {
   LF: 0x0a,
@@ -74,6 +82,8 @@ export class DumpScanner {
   private recordLine = 0;
   private kind: 'container' | 'string' | 'scalar' = 'container';
   private depth = 0;
+  /** Set once the record is nested deeper than MAX_RECORD_DEPTH: its text is not kept. */
+  private tooDeep = false;
   private inString = false;
   private escaped = false;
 
@@ -99,8 +109,10 @@ export class DumpScanner {
             i -= 1; // the terminator belongs to the array: read it again in state 'after'
           }
         } else if (c === C.QUOTE) this.inString = true;
-        else if (c === C.OPEN_BRACE || c === C.OPEN_BRACKET) this.depth += 1;
-        else if (c === C.CLOSE_BRACE || c === C.CLOSE_BRACKET) {
+        else if (c === C.OPEN_BRACE || c === C.OPEN_BRACKET) {
+          this.depth += 1;
+          if (this.depth > MAX_RECORD_DEPTH) this.tooDeep = true;
+        } else if (c === C.CLOSE_BRACE || c === C.CLOSE_BRACKET) {
           this.depth -= 1;
           if (this.depth === 0) this.finish(text.slice(start, i + 1), out);
         }
@@ -162,6 +174,7 @@ export class DumpScanner {
     this.parts = [];
     this.partsLength = 0;
     this.depth = 0;
+    this.tooDeep = false;
     this.escaped = false;
     this.inString = false;
     // The opening character is part of the record's text; the scan goes on after it.
@@ -177,7 +190,7 @@ export class DumpScanner {
   }
 
   private keep(piece: string): void {
-    this.parts.push(piece);
+    if (!this.tooDeep) this.parts.push(piece);
     this.partsLength += piece.length;
     if (this.partsLength > MAX_RECORD_CHARS) {
       throw new DumpSyntaxError(
@@ -190,16 +203,19 @@ export class DumpScanner {
 
   private finish(lastPiece: string, out: DumpEntry[]): void {
     this.keep(lastPiece);
-    const text = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+    const entry: DumpEntry = { index: this.count, line: this.recordLine };
+    if (this.tooDeep) {
+      entry.error = `nested more than ${MAX_RECORD_DEPTH} levels deep (a dumpdata record has 3)`;
+    } else {
+      try {
+        entry.value = JSON.parse(this.parts.length === 1 ? this.parts[0]! : this.parts.join(''));
+      } catch (error) {
+        entry.error = `not valid JSON: ${(error as Error).message}`;
+      }
+    }
     this.parts = [];
     this.partsLength = 0;
     this.state = 'after';
-    const entry: DumpEntry = { index: this.count, line: this.recordLine };
-    try {
-      entry.value = JSON.parse(text);
-    } catch (error) {
-      entry.error = `not valid JSON: ${(error as Error).message}`;
-    }
     out.push(entry);
   }
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { itemFieldErrors, itemInputSchema } from '../../item-schema.ts';
+import { djangoHashCostProblem } from '../auth/django-hashers.ts';
 import { checkUsername, usernameKey } from '../auth/username.ts';
 
 export const USER_MODEL = 'auth.user';
@@ -13,6 +14,13 @@ export const ITEM_MODEL = 'main.item';
 
 /** Both tables' ids are PostgreSQL `integer`s. */
 export const MAX_ID = 2_147_483_647;
+
+/**
+ * The id sequences move past the imported ids, so a pk near MAX_ID would leave no ids for new
+ * users and items: every registration after it would fail. A pk above this is refused; the
+ * 147 million ids left above it are room enough.
+ */
+export const MAX_IMPORTED_ID = 2_000_000_000;
 
 export interface ImportedUser {
   pk: number;
@@ -69,6 +77,13 @@ function checkPk(pk: unknown, problems: string[]): number | null {
     problems.push(`pk ${describe(pk)} is not a whole number from 1 to ${MAX_ID}`);
     return null;
   }
+  // Still the record's pk: it is staged (as invalid), so the other records' checks see it.
+  if ((pk as number) > MAX_IMPORTED_ID) {
+    problems.push(
+      `pk ${describe(pk)} is too large: ids above ${MAX_IMPORTED_ID.toLocaleString('en-US')} ` +
+        'would leave no room for new users and items',
+    );
+  }
   return pk as number;
 }
 
@@ -108,6 +123,10 @@ function checkUser(pk: number | null, fields: Record<string, unknown>, problems:
     if (check.ok) username = check.username;
     else problems.push(`username ${describe(fields.username)}: ${check.errors.join(' ')}`);
   }
+  // Imported, such a hash would never match (sign-in will not spend that much on it), and
+  // nothing would say why: refused here, with the reason.
+  const costProblem = parsed.success ? djangoHashCostProblem(parsed.data.password) : null;
+  if (costProblem !== null) problems.push(`password hash ${costProblem}`);
   if (!parsed.success || username === null || pk === null || problems.length > 0) return undefined;
   return {
     pk,
