@@ -56,7 +56,6 @@ function expectedOrder(items: Item[], sort: ItemSort): Item[] {
   return [...items].sort(key[sort]);
 }
 
-
 /** The item an outcome stored, or replayed; any other outcome fails the test. */
 function storedItem(outcome: CreateItemOutcome): Item {
   if (outcome.status === 'key-reused') throw new Error('the idempotency key was refused');

@@ -316,7 +316,8 @@ describe('the per-token request budget', () => {
     const busy = freshId();
     const quiet = busy + 1;
     const start = 1_800_000_000_000;
-    for (let i = 0; i <= API_REQUESTS_PER_MINUTE; i += 1) takeApiRequest(apiCaller.token(busy), start);
+    for (let i = 0; i <= API_REQUESTS_PER_MINUTE; i += 1)
+      takeApiRequest(apiCaller.token(busy), start);
     expect(takeApiRequest(apiCaller.token(busy), start)).toBeGreaterThan(0);
     expect(takeApiRequest(apiCaller.token(quiet), start)).toBe(0);
   });
@@ -979,9 +980,7 @@ describe.each(BACKENDS)('API tokens over HTTP on %s', (backend) => {
       statuses.push(last.status);
       if (i < API_REQUESTS_PER_MINUTE) await last.arrayBuffer();
     }
-    expect(statuses.slice(0, API_REQUESTS_PER_MINUTE).every((status) => status === 200)).toBe(
-      true,
-    );
+    expect(statuses.slice(0, API_REQUESTS_PER_MINUTE).every((status) => status === 200)).toBe(true);
     expect(last!.status).toBe(429);
     const retryAfter = last!.headers.get('retry-after');
     expect(retryAfter).toMatch(/^\d+$/);

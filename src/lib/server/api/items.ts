@@ -67,7 +67,8 @@ export function parseListQuery(params: URLSearchParams) {
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 
-export const KEY_REUSED_MESSAGE = 'This Idempotency-Key was already used for a different request, and nothing was stored. Send a new key for a new item.';
+export const KEY_REUSED_MESSAGE =
+  'This Idempotency-Key was already used for a different request, and nothing was stored. Send a new key for a new item.';
 
 /** The client's key for a retried create: absent, valid, or invalid (a 400). */
 export function idempotencyKeyOf(
