@@ -16,8 +16,10 @@ const WRONG_OLD_PASSWORD = 'Your old password was entered incorrectly. Please en
 const WRONG_PASSWORD = 'Your password was entered incorrectly. Please enter it again.';
 const MISMATCH = 'The two password fields didn\u2019t match.';
 const CONFIRMATION = 'Type your username exactly as shown to confirm.';
-const PASSWORD_CHANGED = 'Your password has been changed. Other devices have been signed out.';
-const SIGNED_OUT_EVERYWHERE = 'You have been signed out on every device.';
+const PASSWORD_CHANGED =
+  'Your password has been changed. Other devices have been signed out, and your API tokens have been revoked.';
+const SIGNED_OUT_EVERYWHERE =
+  'You have been signed out on every device, and your API tokens have been revoked.';
 const ACCOUNT_DELETED = 'Your account and all its items have been deleted.';
 const TOKEN_REVOKED = 'The token has been revoked.';
 const TOKEN_SHAPE = /^pi_[A-Za-z0-9_-]{43}$/;
