@@ -66,7 +66,8 @@ describe.each(BACKENDS)('odd requests on %s', (backend) => {
       }
     });
 
-    it(
+    // The Node front answers it before any database is asked: one backend is enough.
+    it.runIf(backend === BACKENDS[0])(
       'answers a client that is slow to send its headers with 408',
       async () => {
         const { hostname, port } = new URL(site.url);
