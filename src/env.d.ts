@@ -6,6 +6,8 @@ declare namespace App {
     requestId: string;
     /** The client's address (see request-info.ts), for throttling. */
     clientAddress: string;
+    /** How this request's errors are answered, from the route table (http/routes.ts). */
+    format: import('./lib/server/http/problems.ts').AnswerFormat;
     /** True over HTTPS: cookies are then Secure. */
     secure: boolean;
     /** The signed-in user and their session, or null for anonymous requests. */

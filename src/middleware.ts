@@ -1,97 +1,110 @@
 import type { APIContext } from 'astro';
-import { defineMiddleware, sequence } from 'astro:middleware';
+import { defineMiddleware } from 'astro:middleware';
 import { randomUUID } from 'node:crypto';
+import { apiCaller, takeApiRequest } from './lib/server/api/request-budget.ts';
 import { clearSessionCookie, setSessionCookie } from './lib/server/auth/cookies.ts';
 import { auth } from './lib/server/auth/index.ts';
 import { SESSION_COOKIE } from './lib/server/auth/lucia.ts';
 import { isSessionEnded } from './lib/server/auth/session-ended.ts';
 import { validateSessionToken } from './lib/server/auth/sessions.ts';
 import { authenticateApiToken } from './lib/server/auth/tokens.ts';
-import { apiCaller, takeApiRequest } from './lib/server/api/request-budget.ts';
+import { isDatabaseUnavailable } from './lib/server/db/connect.ts';
 import { db } from './lib/server/db/index.ts';
 import { GateBusyError } from './lib/server/fair-gate.ts';
-import { exportError } from './lib/server/export/index.ts';
-import { isDatabaseUnavailable } from './lib/server/db/connect.ts';
+import {
+  prefersHtml,
+  problemResponse,
+  problems,
+  type AnswerFormat,
+  type Problem,
+} from './lib/server/http/problems.ts';
+import { answerFormat, routeOf, type Route } from './lib/server/http/routes.ts';
 import { logger } from './lib/server/logger.ts';
 import { REQUEST_ID_HEADER } from './lib/server/node-server.ts';
-import { clientAddressOf, isHttpsRequest } from './lib/server/request-info.ts';
 import { BodyError } from './lib/server/request-body.ts';
-import {
-  clientProblem,
-  databaseUnavailable,
-  forbidden,
-  idsExhausted,
-  internalError,
-  isIdSequenceExhausted,
-  prefersHtml,
-  serverBusy,
-} from './lib/server/responses.ts';
+import { clientAddressOf, isHttpsRequest } from './lib/server/request-info.ts';
 
 /**
- * 1. Request context: the request id from the Node front, the client's address, and the one
- *    place where a lost database becomes a 503, and an unreadable body a 4xx, instead of an
- *    error page.
+ * The request pipeline, one pass per request, driven by the route table (http/routes.ts):
+ *
+ * 1. the request's context (id, address, scheme) and the one place where failures become
+ *    answers: an unreadable body a 4xx, a lost database a 503, a gone account signed out;
+ * 2. the same-origin guard for every state change (the only origin check: Astro's own is
+ *    off, and the Node front rewrites no header);
+ * 3. who is calling: a bearer token on the routes that take one, else the session cookie;
+ *    a caller the route does not admit is answered here, once, in the route's format.
+ *
+ * It only fills `locals`; what a route does with them is the route's business.
  */
-const requestContext = defineMiddleware(async (context, next) => {
+export const onRequest = defineMiddleware(async (context, next) => {
   const { locals, request } = context;
   locals.requestId = request.headers.get(REQUEST_ID_HEADER) ?? randomUUID();
   locals.secure = isHttpsRequest(request);
-  locals.clientAddress = clientAddressOf(request, safeClientAddress(context));
+  locals.clientAddress = clientAddressOf(request, socketAddress(context));
   locals.user = null;
   locals.session = null;
   locals.token = null;
+  const route = routeOf(context.url.pathname);
+  const format = answerFormat(route, request);
+  locals.format = format;
   try {
+    const bearer = bearerToken(request);
+    if (!isSafeMethod(request.method) && !isProgram(request, bearer)) {
+      if (!isSameOrigin(context)) return problemResponse(format, problems.crossSite());
+    }
+    const refusal =
+      bearer !== undefined && route.access === 'data'
+        ? await authenticateToken(context, format, bearer)
+        : await authenticateSession(context, route, format);
+    if (refusal) return refusal;
+    if (!locals.user && route.access !== 'public') return signedOutAnswer(context, route, format);
     return await next();
   } catch (error) {
-    // A body the client sent that cannot be read is its mistake, wherever it was read.
-    if (error instanceof BodyError) return clientProblem(request, error.problem);
-    if (isSessionEnded(error)) return answerSignedOut(context);
-    if (error instanceof GateBusyError) return serverBusy(request);
-    if (isIdSequenceExhausted(error)) return idsExhausted(request);
-    if (!isDatabaseUnavailable(error)) {
-      logger.error(
-        { requestId: locals.requestId, err: error instanceof Error ? error.stack : String(error) },
-        'unhandled error',
-      );
-      // Pages get the site's 500 page (which shows the request id); programs get JSON.
-      if (prefersHtml(request)) throw error;
-      return internalError(locals.requestId);
-    }
+    return await answerFailure(context, route, format, error);
+  }
+});
+
+/** The answer to whatever a route or this pipeline threw. */
+async function answerFailure(
+  context: APIContext,
+  route: Route,
+  format: AnswerFormat,
+  error: unknown,
+): Promise<Response> {
+  const { locals } = context;
+  // A body the client sent that cannot be read is its mistake, wherever it was read.
+  if (error instanceof BodyError) return problemResponse(format, error.problem);
+  if (isSessionEnded(error)) {
+    // The session (or token) belongs to an account deleted meanwhile: signed out.
+    if (locals.session) await auth.invalidateSession(locals.session.id);
+    clearSessionCookie({ cookies: context.cookies, secure: locals.secure });
+    if (locals.token) return problemResponse(format, invalidToken());
+    return signedOutAnswer(context, route, format);
+  }
+  if (error instanceof GateBusyError) return problemResponse(format, problems.serverBusy());
+  if ((error as { code?: unknown } | null)?.code === SEQUENCE_LIMIT_EXCEEDED) {
+    return problemResponse(format, problems.idsExhausted());
+  }
+  if (isDatabaseUnavailable(error)) {
     logger.warn(
       { requestId: locals.requestId, err: (error as Error).message },
       'database unavailable',
     );
-    return databaseUnavailable(request);
+    return problemResponse(format, problems.databaseUnavailable());
   }
-});
-
-/**
- * The answer to a request whose session or token turned out, mid-way, to belong to an
- * account that no longer exists (see session-ended.ts): the answer an anonymous request gets.
- * The session is ended here too, so this process's memory of it goes with it.
- */
-async function answerSignedOut(context: APIContext): Promise<Response> {
-  const { locals, request, url, cookies } = context;
-  if (locals.session) await auth.invalidateSession(locals.session.id);
-  clearSessionCookie({ cookies, secure: locals.secure });
-  if (locals.token) {
-    return dataEndpointError(url, 401, 'invalid_token', INVALID_TOKEN_MESSAGE, {
-      'WWW-Authenticate': 'Bearer error="invalid_token"',
-    });
-  }
-  if (TOKEN_PATHS.test(url.pathname) && !prefersHtml(request)) {
-    return dataEndpointError(url, 401, 'unauthorized', 'Sign in first.');
-  }
-  return signInRedirect(context);
+  logger.error(
+    { requestId: locals.requestId, err: error instanceof Error ? error.stack : String(error) },
+    'unhandled error',
+  );
+  // A browser gets the site's 500 page (which shows the request id); programs a body.
+  if (format === 'html') throw error;
+  return problemResponse(format, problems.internal(locals.requestId));
 }
 
-/** Sends a browser to sign in, and back here afterwards. */
-function signInRedirect(context: APIContext): Response {
-  const next = encodeURIComponent(context.url.pathname + context.url.search);
-  return context.redirect(`/login/?next=${next}`, 302);
-}
+/** PostgreSQL's error for an id sequence at its end (a Django import can move one there). */
+const SEQUENCE_LIMIT_EXCEEDED = '2200H';
 
-function safeClientAddress(context: { clientAddress: string }): string | undefined {
+function socketAddress(context: { clientAddress: string }): string | undefined {
   try {
     return context.clientAddress;
   } catch {
@@ -100,31 +113,8 @@ function safeClientAddress(context: { clientAddress: string }): string | undefin
   }
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * 2. Same-origin guard for every state change made with cookies, whatever its content type. Astro's own
- *    check covers form posts only; JSON bodies, `text/plain`, a missing or upper-case
- *    content type must not slip past it. A request is same-origin when its `Origin` is
- *    ours, or, without `Origin`, when the browser says `Sec-Fetch-Site: same-origin`.
- *    Requests with neither header are refused: browsers send one of them on every
- *    cross-site state change, and programs use the API with a bearer token.
- */
-const sameOriginGuard = defineMiddleware((context, next) => {
-  const { request, url } = context;
-  if (SAFE_METHODS.has(request.method)) return next();
-  // A bearer token without cookies is a program, not a browser a site could ride on.
-  if (bearerToken(request) !== undefined && !request.headers.has('cookie')) return next();
-  const origin = request.headers.get('origin');
-  const fetchSite = request.headers.get('sec-fetch-site');
-  const sameOrigin = origin !== null ? origin === url.origin : fetchSite === 'same-origin';
-  if (sameOrigin) return next();
-  const message = 'Cross-site requests cannot change anything here.';
-  // Programs get the data endpoints' own format, whatever their Accept header says.
-  return TOKEN_PATHS.test(url.pathname)
-    ? dataEndpointError(url, 403, 'forbidden', message)
-    : forbidden(request, message);
-});
+const isSafeMethod = (method: string) =>
+  method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 
 /** The token of an `Authorization` header, '' for a malformed one, undefined for none. */
 function bearerToken(request: Request): string | undefined {
@@ -133,58 +123,65 @@ function bearerToken(request: Request): string | undefined {
   return /^Bearer +([\x21-\x7e]+)$/i.exec(header.trim())?.[1] ?? '';
 }
 
-const INVALID_TOKEN_MESSAGE = 'The token is unknown, revoked or expired.';
-
-/** Where a personal API token is accepted instead of a session. */
-const TOKEN_PATHS = /^\/(json|xml|api)(\/|$)/;
-
-/** An error in the format of the data endpoint asked for: XML for /xml, JSON otherwise. */
-function dataEndpointError(
-  url: URL,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): Response {
-  const format = url.pathname.startsWith('/xml') ? 'xml' : 'json';
-  const response = exportError(format, status, code, message);
-  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-  return response;
-}
+/**
+ * A bearer token without cookies is a program, not a browser another site could ride on:
+ * browsers never add `Authorization` on their own. The token alone decides what it may do.
+ */
+const isProgram = (request: Request, bearer: string | undefined) =>
+  bearer !== undefined && !request.headers.has('cookie');
 
 /**
- * 3a. Token: on the data endpoints an `Authorization: Bearer` header stands instead of the
- *     cookie. A malformed header, or a token that is unknown, revoked or expired, is a 401
- *     with `WWW-Authenticate`; a read-only token may not change anything (403); each token
- *     has a request budget (429).
+ * A state change made with cookies, whatever its content type, must come from the site's
+ * own pages: its `Origin` is ours, or, without `Origin`, the browser says
+ * `Sec-Fetch-Site: same-origin`. Browsers send one of them on every cross-site state change.
+ * Behind a proxy that ends TLS (TRUST_PROXY), the site's origin is https even though the
+ * request reached us over http.
+ */
+function isSameOrigin({ request, url, locals }: APIContext): boolean {
+  const origin = request.headers.get('origin');
+  if (origin === null) return request.headers.get('sec-fetch-site') === 'same-origin';
+  return origin === `${locals.secure ? 'https:' : url.protocol}//${url.host}`;
+}
+
+const invalidToken = (): Problem => ({
+  status: 401,
+  code: 'invalid_token',
+  title: 'Sign in first',
+  message: 'The token is unknown, revoked or expired.',
+  headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+});
+
+/**
+ * A personal API token instead of the cookie. A malformed header, or a token that is
+ * unknown, revoked or expired, is a 401 with `WWW-Authenticate`; each token has a request
+ * budget (429); a read-only token may not change anything (403).
  */
 async function authenticateToken(
-  context: Parameters<Parameters<typeof defineMiddleware>[0]>[0],
+  context: APIContext,
+  format: AnswerFormat,
   token: string,
 ): Promise<Response | undefined> {
-  const { locals, request, url } = context;
+  const { locals, request } = context;
   if (token === '') {
-    return dataEndpointError(
-      url,
-      401,
-      'invalid_request',
-      'Send the token as: Authorization: Bearer <token>.',
-      {
-        'WWW-Authenticate': 'Bearer error="invalid_request"',
-      },
-    );
-  }
-  const owner = await authenticateApiToken(db, token);
-  if (!owner) {
-    return dataEndpointError(url, 401, 'invalid_token', INVALID_TOKEN_MESSAGE, {
-      'WWW-Authenticate': 'Bearer error="invalid_token"',
+    return problemResponse(format, {
+      status: 401,
+      code: 'invalid_request',
+      title: 'Sign in first',
+      message: 'Send the token as: Authorization: Bearer <token>.',
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_request"' },
     });
   }
+  const owner = await authenticateApiToken(db, token);
+  if (!owner) return problemResponse(format, invalidToken());
   const wait = takeApiRequest(apiCaller.token(owner.tokenId));
-  if (wait > 0) return tooManyRequests(url, wait);
-  if (owner.scope === 'read' && !SAFE_METHODS.has(request.method)) {
-    return dataEndpointError(url, 403, 'insufficient_scope', 'This token can only read.', {
-      'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="read-write"',
+  if (wait > 0) return problemResponse(format, problems.tooManyRequests(wait));
+  if (owner.scope === 'read' && !isSafeMethod(request.method)) {
+    return problemResponse(format, {
+      status: 403,
+      code: 'insufficient_scope',
+      title: 'Forbidden',
+      message: 'This token can only read.',
+      headers: { 'WWW-Authenticate': 'Bearer error="insufficient_scope", scope="read-write"' },
     });
   }
   locals.user = { id: owner.userId, username: owner.username };
@@ -192,51 +189,41 @@ async function authenticateToken(
   return undefined;
 }
 
-/** The answer of the data endpoints to a caller over its request budget. */
-function tooManyRequests(url: URL, wait: number): Response {
-  return dataEndpointError(
-    url,
-    429,
-    'too_many_requests',
-    'Too many requests in the last minute; slow down.',
-    { 'Retry-After': String(wait) },
-  );
+/**
+ * The session cookie, validated once: fills `locals.user` and `locals.session`, re-sends the
+ * cookie when Lucia extended the session, and blanks one that names no session.
+ */
+async function authenticateSession(
+  context: APIContext,
+  route: Route,
+  format: AnswerFormat,
+): Promise<Response | undefined> {
+  const { locals, cookies } = context;
+  const token = cookies.get(SESSION_COOKIE)?.value;
+  if (!token) return undefined;
+  const valid = await validateSessionToken(auth, token);
+  const cookieContext = { cookies, secure: locals.secure };
+  if (!valid) {
+    clearSessionCookie(cookieContext);
+    return undefined;
+  }
+  locals.user = valid.user;
+  locals.session = valid.session;
+  if (valid.session.fresh) setSessionCookie(cookieContext, token, valid.session.expiresAt);
+  if (route.budgetSessions) {
+    // The API has the same budget for a browser's session as for a token.
+    const wait = takeApiRequest(apiCaller.session(valid.session.id));
+    if (wait > 0) return problemResponse(format, problems.tooManyRequests(wait));
+  }
+  return undefined;
 }
 
-/** Paths that answer anonymous requests themselves (sign-in pages, health, data endpoints). */
-const PUBLIC_PATHS =
-  /^\/(login|register|logout|healthz|json|xml|api|_actions|_server-islands)(\/|$)/;
-
-/**
- * 3b. Session: validates the cookie once, fills `locals.user` and `locals.session`,
- *    re-sends the cookie when Lucia extended the session, blanks one that names no session,
- *    and sends anonymous visitors of protected pages to sign in.
- */
-const session = defineMiddleware(async (context, next) => {
-  const { locals, cookies, url, request } = context;
-  const bearer = bearerToken(request);
-  if (bearer !== undefined && TOKEN_PATHS.test(url.pathname)) {
-    return (await authenticateToken(context, bearer)) ?? next();
-  }
-  const token = cookies.get(SESSION_COOKIE)?.value;
-  if (token) {
-    const valid = await validateSessionToken(auth, token);
-    const cookieContext = { cookies, secure: locals.secure };
-    if (valid) {
-      locals.user = valid.user;
-      locals.session = valid.session;
-      if (valid.session.fresh) setSessionCookie(cookieContext, token, valid.session.expiresAt);
-      // The API has the same budget for a browser's session as for a token.
-      if (url.pathname.startsWith('/api/')) {
-        const wait = takeApiRequest(apiCaller.session(valid.session.id));
-        if (wait > 0) return tooManyRequests(url, wait);
-      }
-    } else {
-      clearSessionCookie(cookieContext);
-    }
-  }
-  if (!locals.user && !PUBLIC_PATHS.test(url.pathname)) return signInRedirect(context);
-  return next();
-});
-
-export const onRequest = sequence(requestContext, sameOriginGuard, session);
+/** What a caller without a session or token gets, as the route says (see routes.ts). */
+function signedOutAnswer(context: APIContext, route: Route, format: AnswerFormat): Response {
+  const { request, url } = context;
+  const redirect =
+    route.signedOut === 'sign-in' ||
+    (route.signedOut === 'sign-in-browsers' && prefersHtml(request));
+  if (!redirect) return problemResponse(format, problems.signInFirst());
+  return context.redirect(`/login/?next=${encodeURIComponent(url.pathname + url.search)}`, 302);
+}

@@ -1,15 +1,11 @@
-import type { ItemInput } from './item-schema.ts';
+import type { ItemInput } from './contracts/item-input.ts';
+import type { ItemJson } from './contracts/items.ts';
 
 /**
- * The browser's side of the items API: what the islands send and what comes back. Errors
- * arrive as the API's `{"error": {"code", "message", "fields"}}`.
+ * The browser's side of the items API: what the islands send and what comes back, typed by
+ * the API's own contract. Errors arrive as the API's `{"error": {"code", "message",
+ * "fields"}}`.
  */
-export interface ItemView {
-  id: number;
-  name: string;
-  amount: number;
-  description: string;
-}
 
 export type ApiResult<T> =
   | { ok: true; status: number; data: T }
@@ -54,11 +50,11 @@ async function call<T>(
 }
 
 export function createItem(input: ItemInput, idempotencyKey: string) {
-  return call<ItemView>('POST', '/api/items', input, { 'Idempotency-Key': idempotencyKey });
+  return call<ItemJson>('POST', '/api/items', input, { 'Idempotency-Key': idempotencyKey });
 }
 
 export function adjustItem(id: number, delta: number) {
-  return call<ItemView>('POST', `/api/items/${id}/adjust`, { delta });
+  return call<ItemJson>('POST', `/api/items/${id}/adjust`, { delta });
 }
 
 export function deleteItem(id: number) {

@@ -20,6 +20,7 @@ import { openDatabase, type Backend } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
 import type { Database } from '../../src/lib/server/db/types.ts';
 import { createPostgresDatabase, dropPostgresDatabase, urlForDatabase } from './database.ts';
+import { checkedFetch } from './openapi.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 /**
@@ -203,7 +204,7 @@ export class SiteClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(json);
     }
-    return fetch(`${this.url}${pathname}`, {
+    return checkedFetch(`${this.url}${pathname}`, {
       redirect: 'manual',
       ...rest,
       method,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AMOUNT_MAX } from '../../src/lib/item-schema.ts';
-import { ITEM_SORTS } from '../../src/lib/server/items.ts';
+import { AMOUNT_MAX } from '../../src/lib/contracts/item-input.ts';
+
 import { BACKENDS } from '../helpers/database.ts';
 import { signUp, startSite, type Site, type SiteClient } from '../helpers/site.ts';
+import { ITEM_SORTS } from '../../src/lib/contracts/items.ts';
 
 interface ApiItem {
   id: number;

@@ -10,7 +10,7 @@ import {
   firstUnstorableCharacter,
   itemInputSchema,
   type ItemInput,
-} from '../../src/lib/item-schema.ts';
+} from '../../src/lib/contracts/item-input.ts';
 import { BACKENDS } from '../helpers/database.ts';
 import {
   processCpuMs,

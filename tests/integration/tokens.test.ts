@@ -29,6 +29,7 @@ import {
 } from '../helpers/database.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { nextAddress, registerInDatabase, signUp, type SiteClient } from '../helpers/site.ts';
+import { checkedFetch } from '../helpers/openapi.ts';
 
 /**
  * Personal API tokens (issue 9): the token module on every backend (hashing, expiry,
@@ -536,7 +537,7 @@ describe.each(BACKENDS)('API tokens over HTTP on %s', (backend) => {
     const headers: Record<string, string> = { 'X-Forwarded-For': address, ...init.headers };
     if (authorization !== undefined) headers.Authorization = authorization;
     if (init.json !== undefined) headers['Content-Type'] = 'application/json';
-    return fetch(`${site.url}${pathname}`, {
+    return checkedFetch(`${site.url}${pathname}`, {
       method: init.method ?? 'GET',
       headers,
       body: init.json === undefined ? undefined : JSON.stringify(init.json),
@@ -1057,7 +1058,7 @@ describe('API tokens in the OpenAPI document', () => {
   });
 
   it('declares the bearer scheme, and that changes need the read-write scope', async () => {
-    const response = await fetch(`${server.url}/api/openapi.json`);
+    const response = await checkedFetch(`${server.url}/api/openapi.json`);
     expect(response.status).toBe(200);
     type Security = Record<string, string[]>[];
     const document = (await response.json()) as {

@@ -8,8 +8,8 @@ import {
   itemInputSchema,
   itemPatchSchema,
   NAME_MAX_LENGTH,
-} from '../../src/lib/item-schema.ts';
-import { parseListQuery } from '../../src/lib/server/api/items.ts';
+} from '../../src/lib/contracts/item-input.ts';
+
 import { parseRowId } from '../../src/lib/server/ids.ts';
 import {
   loginSchema,
@@ -18,12 +18,7 @@ import {
   registrationSchema,
 } from '../../src/lib/server/auth/registration.ts';
 import { parseTokenForm } from '../../src/lib/server/auth/token-form.ts';
-import {
-  createItemForUser,
-  ITEM_SORTS,
-  listItemsForUser,
-  parseItemListParams,
-} from '../../src/lib/server/items.ts';
+import { createItemForUser, listItemsForUser } from '../../src/lib/server/items.ts';
 import {
   BODY_LIMIT_BYTES,
   BodyError,
@@ -31,6 +26,7 @@ import {
   readJsonBody,
 } from '../../src/lib/server/request-body.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { ITEM_SORTS, parseItemListParams, parseListQuery } from '../../src/lib/contracts/items.ts';
 
 /**
  * Property-based fuzzing of everything that reads client input before it reaches the

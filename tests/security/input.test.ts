@@ -6,7 +6,7 @@ import {
   AMOUNT_MIN_MESSAGE,
   REQUIRED_MESSAGE,
   WHOLE_NUMBER_MESSAGE,
-} from '../../src/lib/item-schema.ts';
+} from '../../src/lib/contracts/item-input.ts';
 import { BODY_LIMIT_BYTES } from '../../src/lib/server/request-body.ts';
 import { BACKENDS } from '../helpers/database.ts';
 import { signUp, startSite, strictXmlParser, type Site, type SiteClient } from '../helpers/site.ts';

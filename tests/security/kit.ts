@@ -2,6 +2,7 @@ import http from 'node:http';
 import { expect } from 'vitest';
 import { ROOT } from '../../scripts/build-if-stale.ts';
 import type { ClientRequest, SiteClient } from '../helpers/site.ts';
+import { checkedFetch } from '../helpers/openapi.ts';
 
 /**
  * What the attack suite shares: the attacker's origin, form posts, the "before and after"
@@ -325,7 +326,7 @@ export async function createTokenThroughSettings(
 
 /** The status of a read of the API with `token`. */
 export async function tokenStatus(url: string, token: string): Promise<number> {
-  const response = await fetch(`${url}/api/items?limit=1`, {
+  const response = await checkedFetch(`${url}/api/items?limit=1`, {
     headers: { Authorization: `Bearer ${token}` },
   });
   await response.arrayBuffer();

@@ -5,8 +5,8 @@ import {
   parseLoginForm,
   parseRegistrationForm,
   registrationSchema,
-  zodFieldErrors,
 } from '../../src/lib/server/auth/registration.ts';
+import { fieldErrors } from '../../src/lib/contracts/field-errors.ts';
 
 const REQUIRED = 'This field is required.';
 const MISMATCH = 'The two password fields didn\u2019t match.';
@@ -141,19 +141,19 @@ describe('registrationSchema', () => {
   });
 });
 
-describe('zodFieldErrors', () => {
-  it('groups messages by field in order and puts path-less issues under __all__', () => {
+describe('fieldErrors', () => {
+  it('groups messages by field in order and puts path-less issues under _form', () => {
     const result = registrationSchema.safeParse(form('bad name', '1234567'));
     expect(result.success).toBe(false);
     if (result.success) return;
-    expect(zodFieldErrors(result.error)).toEqual({
+    expect(fieldErrors(result.error)).toEqual({
       username: [INVALID_USERNAME],
       password2: [TOO_SHORT, TOO_COMMON, NUMERIC],
     });
     const notObject = registrationSchema.safeParse('nope');
     expect(notObject.success).toBe(false);
     if (notObject.success) return;
-    expect(Object.keys(zodFieldErrors(notObject.error))).toEqual(['__all__']);
+    expect(Object.keys(fieldErrors(notObject.error))).toEqual(['_form']);
   });
 
   it('works for any zod error', () => {
@@ -161,8 +161,8 @@ describe('zodFieldErrors', () => {
     const result = schema.safeParse({ a: 'x', b: 'y' });
     expect(result.success).toBe(false);
     if (result.success) return;
-    expect(zodFieldErrors(result.error)).toMatchObject({ a: ['short'] });
-    expect(zodFieldErrors(result.error).b).toHaveLength(1);
+    expect(fieldErrors(result.error)).toMatchObject({ a: ['short'] });
+    expect(fieldErrors(result.error).b).toHaveLength(1);
   });
 });
 

@@ -1,12 +1,11 @@
+import { MAX_ROW_ID } from '../contracts/items.ts';
+
 /**
  * Row ids as clients send them: in a URL, a form field or a JSON body. Every id column is a
  * PostgreSQL `integer` starting at 1, so anything else names no row. One parser for all of
  * them: `Number()` would also read `1e3`, `0x10`, ` 7 ` or `7.0`, and an id past the integer
  * range reaches the database as an error instead of a miss.
  */
-
-/** The largest value of PostgreSQL's `integer`: no id can be larger. */
-export const MAX_ROW_ID = 2_147_483_647;
 
 /**
  * An id: decimal digits only (leading zeros allowed, as Django's `<int:id>` allows them), or

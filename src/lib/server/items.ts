@@ -1,6 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import type { ItemInput, ItemPatch } from '../item-schema.ts';
-import { AMOUNT_MAX } from '../item-schema.ts';
+import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../contracts/item-input.ts';
+import {
+  DEFAULT_PAGE_SIZE,
+  DEFAULT_SORT,
+  MAX_PAGE_SIZE,
+  type ItemListQuery,
+} from '../contracts/items.ts';
 import type { Database, ItemRow } from './db/types.ts';
 import { sha256Hex } from './sha256.ts';
 
@@ -32,23 +37,6 @@ function toItem(row: Pick<ItemRow, (typeof ITEM_COLUMNS)[number]>): Item {
     description: row.description,
     createdAt: row.created_at,
   };
-}
-
-export const ITEM_SORTS = ['newest', 'oldest', 'name', '-name', 'amount', '-amount'] as const;
-export type ItemSort = (typeof ITEM_SORTS)[number];
-export const DEFAULT_SORT: ItemSort = 'newest';
-
-export function parseItemSort(raw: string | null | undefined): ItemSort {
-  return (ITEM_SORTS as readonly string[]).includes(raw ?? '') ? (raw as ItemSort) : DEFAULT_SORT;
-}
-
-export interface ItemQuery {
-  /** Case-insensitive text to find in the name or the description. */
-  search?: string | undefined;
-  sort?: ItemSort;
-  /** 1-based. */
-  page?: number;
-  limit?: number;
 }
 
 export interface ItemPage {
@@ -85,9 +73,9 @@ function matchingItems(db: Db, ownerId: number, search: string | undefined) {
 export async function listItemsForUser(
   db: Db,
   ownerId: number,
-  query: ItemQuery = {},
+  query: Partial<ItemListQuery> = {},
 ): Promise<ItemPage> {
-  const limit = Math.min(Math.max(Math.trunc(query.limit ?? 25), 1), 100);
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
   const page = Math.max(Math.trunc(query.page ?? 1), 1);
   const sort = query.sort ?? DEFAULT_SORT;
 
@@ -147,11 +135,6 @@ export async function findItemForUser(
     .where('id', '=', id)
     .executeTakeFirst();
   return row && toItem(row);
-}
-
-/** A client's idempotency key: 1 to 100 printable ASCII characters (a UUID, typically). */
-export function isIdempotencyKey(key: string): boolean {
-  return /^[\x20-\x7E]{1,100}$/.test(key);
 }
 
 /**
@@ -287,27 +270,4 @@ export async function* itemBatchesForUser(
     if (batch.length < batchSize) return;
     after = batch.at(-1)!.id;
   }
-}
-
-/** Page sizes offered on the main page; the API accepts any limit from 1 to 100. */
-export const PAGE_SIZES = [10, 25, 50, 100] as const;
-export const DEFAULT_PAGE_SIZE = 25;
-
-function positiveInt(raw: string | null, fallback: number, max: number): number {
-  if (raw === null || !/^\d{1,9}$/.test(raw)) return fallback;
-  const value = Number(raw);
-  return value >= 1 ? Math.min(value, max) : fallback;
-}
-
-/**
- * The list parameters of a query string (`q`, `sort`, `page`, `limit`), as shared links
- * carry them. Values that make no sense fall back to the defaults rather than failing.
- */
-export function parseItemListParams(params: URLSearchParams): Required<ItemQuery> {
-  return {
-    search: (params.get('q') ?? '').slice(0, 200),
-    sort: parseItemSort(params.get('sort')),
-    page: positiveInt(params.get('page'), 1, 1_000_000),
-    limit: positiveInt(params.get('limit'), DEFAULT_PAGE_SIZE, 100),
-  };
 }

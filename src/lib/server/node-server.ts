@@ -36,41 +36,6 @@ function isHttps(req: http.IncomingMessage, trustProxy: boolean): boolean {
 }
 
 /**
- * Astro's built-in form-origin check refuses any unsafe request without a same-site
- * `Origin` and a body type, such as a script's `DELETE` with a bearer token. A request
- * that carries an `Authorization` header and no cookies has no ambient authority a
- * third-party site could ride on (browsers never add `Authorization` on their own), so it
- * is given its own origin; the token alone decides what it may do, and a malformed header
- * gets the middleware's 401. Cookie requests are left untouched.
- */
-function markTokenRequestSameOrigin(req: http.IncomingMessage): void {
-  const { authorization, cookie, origin, host } = req.headers;
-  if (origin !== undefined || cookie !== undefined || host === undefined) return;
-  // Any Authorization header: a malformed one must reach the middleware's 401, too.
-  if (!authorization) return;
-  // The scheme as Astro sees it: from the socket, since forwarded headers are not trusted there.
-  const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
-  req.headers.origin = `${tls ? 'https' : 'http'}://${host}`;
-}
-
-/**
- * Behind a proxy that ends TLS (TRUST_PROXY and `X-Forwarded-Proto: https`), a browser on
- * the site's own pages sends `Origin: https://host`, but Astro builds the request's URL from
- * the socket and sees `http://host`: its origin check, and the middleware's, would refuse
- * every form post and API change the site's own pages make. This front knows the real
- * scheme, so it states the origin in the terms Astro compares: the site's https origin
- * becomes the http one Astro sees, and the plain-http origin (a different origin once the
- * site is served over HTTPS) becomes `null`, which matches nothing.
- */
-function alignOriginWithProxyScheme(req: http.IncomingMessage, https: boolean): void {
-  const { origin, host } = req.headers;
-  if (!https || origin === undefined || host === undefined) return;
-  if ((req.socket as { encrypted?: boolean }).encrypted) return;
-  if (origin === `https://${host}`) req.headers.origin = `http://${host}`;
-  else if (origin === `http://${host}`) req.headers.origin = 'null';
-}
-
-/**
  * Node answers requests it cannot parse (a broken request line, 431 for oversized headers)
  * before any handler runs; this gives those answers the security headers too.
  */
@@ -136,8 +101,6 @@ export function createSiteServer({
     const https = isHttps(req, trustProxy);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     if (https) res.setHeader('Strict-Transport-Security', HSTS);
-    alignOriginWithProxyScheme(req, https);
-    markTokenRequestSameOrigin(req);
     trackResponse(requestId, res);
     res.on('finish', () => {
       logger.info(

@@ -4,19 +4,16 @@
  * only up to the cap. Bytes that are not UTF-8, broken percent-encoding and malformed
  * multipart or JSON are the client's mistakes (400), never a 500.
  */
-export const BODY_LIMIT_BYTES = 64 * 1024;
+import type { Problem } from './http/problems.ts';
 
-export type BodyProblem =
-  | { status: 400; code: 'bad_request'; message: string }
-  | { status: 413; code: 'payload_too_large'; message: string }
-  | { status: 415; code: 'unsupported_media_type'; message: string };
+export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export class BodyError extends Error {
   override name = 'BodyError';
-  readonly problem: BodyProblem;
-  constructor(problem: BodyProblem) {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
     super(problem.message);
-    this.problem = problem;
+    this.problem = { title: 'The request could not be read', ...problem };
   }
 }
 
@@ -106,6 +103,8 @@ function parseUrlEncoded(text: string): Map<string, string> {
 export async function readFormFields(request: Request): Promise<Record<string, string>> {
   const type = mediaTypeOf(request);
   if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') {
+    // A post with no body at all (a bare button, `curl -X POST`) is an empty form.
+    if (type === '' && (await readBodyBytes(request)).byteLength === 0) return {};
     throw new BodyError({
       status: 415,
       code: 'unsupported_media_type',

@@ -1,14 +1,14 @@
 import type { APIContext } from 'astro';
 import type { User } from 'lucia';
-import type { z } from 'zod';
-import { itemFieldErrors } from '../../item-schema.ts';
-import { BodyError } from '../request-body.ts';
-import { jsonError, type ErrorBody } from '../responses.ts';
+import { fieldErrors } from '../../contracts/field-errors.ts';
+import type { ErrorCode } from '../../contracts/errors.ts';
+import { problemResponse, problems } from '../http/problems.ts';
 
 /**
  * The HTTP conventions of `/api`: JSON in and out, errors as `{"error": {code, message,
  * fields?}}` whatever the client's `Accept` says (programs, not browsers, call it), and one
- * place that decides which methods a route answers and who may call it.
+ * place that decides which methods a route answers. Who may call is the pipeline's: a
+ * route's handler runs only for the callers its entry in the route table admits.
  */
 
 export type ApiMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -28,69 +28,49 @@ export function apiJson(status: number, body: unknown, headers?: HeadersInit): R
   return response;
 }
 
-export function apiError(status: number, error: ErrorBody, headers?: HeadersInit): Response {
-  return jsonError(status, error, headers);
+export function apiError(
+  status: number,
+  error: { code: ErrorCode; message: string; fields?: Record<string, string[]> },
+  headers?: Record<string, string>,
+): Response {
+  return problemResponse('json', { status, ...error, headers });
 }
 
-export const notFound = (): Response =>
-  apiError(404, { code: 'not_found', message: 'No such item.' });
+export const notFound = (): Response => problemResponse('json', problems.notFound('No such item.'));
 
 /** 400 for a body or query the schema refused, with the messages by field. */
 export function validationError(
-  error: z.core.$ZodError,
+  error: Parameters<typeof fieldErrors>[0],
   message = 'Some fields are invalid.',
 ): Response {
-  return apiError(400, { code: 'validation_error', message, fields: itemFieldErrors(error) });
+  return apiError(400, { code: 'validation_error', message, fields: fieldErrors(error) });
 }
 
-function allowHeader(methods: readonly ApiMethod[]): string {
+function allowHeader(methods: readonly ApiMethod[]): string[] {
   // HEAD is answered wherever GET is (Astro drops the body).
-  return methods.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])).join(', ');
+  return methods.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]));
 }
 
 function dispatch<Caller>(
   handlers: Partial<Record<ApiMethod, ApiHandler<Caller>>>,
-  caller: (context: APIContext) => Caller | Response,
+  caller: (context: APIContext) => Caller,
 ) {
-  const methods = (Object.keys(handlers) as ApiMethod[]).filter((m) => handlers[m]);
-  const allow = allowHeader(methods);
-  return async (context: APIContext): Promise<Response> => {
+  const allow = allowHeader((Object.keys(handlers) as ApiMethod[]).filter((m) => handlers[m]));
+  return (context: APIContext): Response | Promise<Response> => {
     const requested = context.request.method.toUpperCase();
     const handler = handlers[(requested === 'HEAD' ? 'GET' : requested) as ApiMethod];
-    if (!handler) {
-      return apiError(
-        405,
-        { code: 'method_not_allowed', message: `This address answers ${allow} only.` },
-        { Allow: allow },
-      );
-    }
-    const who = caller(context);
-    if (who instanceof Response) return who;
-    try {
-      return await handler(context, who);
-    } catch (error) {
-      // The middleware would answer an unreadable body in HTML to a browser; the API is JSON.
-      if (error instanceof BodyError) {
-        const { status, code, message } = error.problem;
-        return apiError(status, { code, message });
-      }
-      throw error;
-    }
+    if (!handler) return problemResponse('json', problems.methodNotAllowed(allow));
+    return handler(context, caller(context));
   };
 }
 
-/** A route for signed-in callers only; anonymous ones get a JSON 401, never a redirect. */
+/** A route for signed-in callers (a session or a token): the route table admits no others. */
 export function apiEndpoint(handlers: Partial<Record<ApiMethod, ApiHandler<User>>>) {
-  return dispatch(
-    handlers,
-    (context) =>
-      context.locals.user ??
-      apiError(401, {
-        code: 'unauthorized',
-        message:
-          'Sign in first: send the session cookie of the web site, or a personal API token as Authorization: Bearer <token>.',
-      }),
-  );
+  return dispatch(handlers, (context) => {
+    const { user } = context.locals;
+    if (!user) throw new Error('an /api route ran for a caller the route table should refuse');
+    return user;
+  });
 }
 
 /** A route anyone may read, such as the API's own description. */

@@ -1,23 +1,124 @@
-import { AMOUNT_MAX, DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH } from '../../item-schema.ts';
+import { z } from 'zod';
+import { errorBodySchema } from '../../contracts/errors.ts';
+import {
+  AMOUNT_MAX,
+  DESCRIPTION_MAX_LENGTH,
+  itemInputSchema,
+  itemPatchSchema,
+  NAME_MAX_LENGTH,
+} from '../../contracts/item-input.ts';
+import {
+  adjustmentSchema,
+  IDEMPOTENCY_KEY_HEADER,
+  idempotencyKeySchema,
+  itemListQuerySchema,
+  itemListSchema,
+  itemSchema,
+  MAX_ROW_ID,
+} from '../../contracts/items.ts';
+import { API_REQUESTS_PER_MINUTE } from './request-budget.ts';
 import { SESSION_COOKIE } from '../auth/lucia.ts';
 import { BODY_LIMIT_BYTES } from '../request-body.ts';
-import { ITEM_SORTS, DEFAULT_SORT } from '../items.ts';
-import { DEFAULT_LIMIT, IDEMPOTENCY_KEY_HEADER, MAX_LIMIT, SEARCH_MAX_LENGTH } from './items.ts';
 
 /**
- * The API as OpenAPI 3.1, served at /api/openapi.json. Limits come from the constants the
- * code enforces, so the description cannot drift from them.
+ * The API as OpenAPI 3.1, served at /api/openapi.json. The schemas are made from the zod
+ * contracts the server parses and answers with (z.toJSONSchema), so the description cannot
+ * drift from them; only the operations, which name those schemas, are written here.
  */
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * An item's fields are single transforms (one schema for forms and JSON, small in the
+ * island), which JSON Schema cannot express; what they accept on the wire is said here, from
+ * the constants they enforce.
+ */
+const text = (maxLength: number, description: string): JsonSchema => ({
+  type: 'string',
+  maxLength,
+  description:
+    `${description} Line breaks are stored as LF (CR LF and lone CR become LF). Characters ` +
+    'XML 1.0 cannot carry (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE, U+FFFF) ' +
+    'are refused. Lengths count characters (code points).',
+});
+const { name, amount, description } = itemInputSchema.shape;
+const WIRE_FORMS = new Map<unknown, JsonSchema>([
+  [name, { ...text(NAME_MAX_LENGTH, 'Trimmed; required.'), minLength: 1 }],
+  [
+    amount,
+    {
+      description: 'A whole number; a string of digits is accepted too.',
+      oneOf: [
+        { type: 'integer', minimum: 0, maximum: AMOUNT_MAX },
+        { type: 'string', pattern: '^\\s*[+-]?[0-9]+\\s*$' },
+      ],
+    },
+  ],
+  [description, text(DESCRIPTION_MAX_LENGTH, 'May be empty; left out of a new item, it is.')],
+  [itemInputSchema, { description: 'Unknown fields (`id`, `user`, …) are refused with 400.' }],
+  [
+    itemPatchSchema,
+    { minProperties: 1, description: 'At least one field; fields left out keep their value.' },
+  ],
+]);
+
+/** Fields a body must have: those whose schema refuses a missing value. */
+const requiredFields = (shape: Record<string, z.core.$ZodType>) =>
+  Object.entries(shape)
+    .filter(([, field]) => !z.safeParse(field, undefined).success)
+    .map(([key]) => key);
+
+function documented(io: 'input' | 'output', schemas: Record<string, z.core.$ZodType>) {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const document = z.toJSONSchema(registry, {
+    io,
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+    override({ zodSchema, jsonSchema }) {
+      Object.assign(jsonSchema, WIRE_FORMS.get(zodSchema));
+      if (zodSchema === itemInputSchema)
+        jsonSchema.required = requiredFields(itemInputSchema.shape);
+    },
+  });
+  // Each schema stands alone in the components; their own `$schema` and `$id` say nothing here.
+  return Object.fromEntries(
+    Object.entries(document.schemas).map(([id, schema]) => {
+      const rest: JsonSchema = { ...schema };
+      delete rest.$schema;
+      delete rest.$id;
+      return [id, rest];
+    }),
+  );
+}
+
+const componentSchemas = {
+  ...documented('output', { Item: itemSchema, ItemList: itemListSchema, Error: errorBodySchema }),
+  ...documented('input', {
+    ItemInput: itemInputSchema,
+    ItemPatch: itemPatchSchema,
+    Adjustment: adjustmentSchema,
+  }),
+};
+
+/** The list's query parameters, from the schema the API parses them with. */
+const listQuery = z.toJSONSchema(itemListQuerySchema, { io: 'input' }) as {
+  properties: Record<string, JsonSchema>;
+};
+const listParameters = Object.entries(listQuery.properties).map(([param, schema]) => {
+  const { description: about, ...rest } = schema;
+  return { name: param, in: 'query', ...(about ? { description: about } : {}), schema: rest };
 });
 
 const ref = (name: string) => ({ $ref: `#/components/${name}` });
 
-const itemResponse = (description: string) => ({
-  description,
+const errorResponse = (summary: string) => ({
+  description: summary,
+  content: { 'application/json': { schema: ref('schemas/Error') } },
+});
+
+const itemResponse = (summary: string) => ({
+  description: summary,
   content: { 'application/json': { schema: ref('schemas/Item') } },
 });
 
@@ -26,16 +127,21 @@ const jsonBody = (schema: string) => ({
   content: { 'application/json': { schema: ref(`schemas/${schema}`) } },
 });
 
-/** Errors any signed-in call can meet. */
+const retryAfter = {
+  'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } },
+};
+
+/** Errors any call can meet. */
 const commonErrors = {
   '401': ref('responses/Unauthorized'),
   '405': ref('responses/MethodNotAllowed'),
   '429': ref('responses/TooManyRequests'),
+  '500': ref('responses/InternalError'),
   '503': ref('responses/ServiceUnavailable'),
 };
 
-/** Errors of calls that send a JSON body. */
-const bodyErrors = {
+/** Errors of calls that change something, with or without a body. */
+const changeErrors = {
   '400': ref('responses/BadRequest'),
   '403': ref('responses/Forbidden'),
   '413': ref('responses/PayloadTooLarge'),
@@ -48,32 +154,6 @@ const itemIdParameter = {
   required: true,
   description: 'The item id: digits; another user’s id answers like a missing one (404).',
   schema: { type: 'string', pattern: '^[0-9]+$' },
-};
-
-const text = (maxLength: number, description: string) => ({
-  type: 'string',
-  maxLength,
-  description:
-    `${description} Line breaks are stored as LF (CR LF and lone CR become LF). Characters ` +
-    'XML 1.0 cannot carry (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE, U+FFFF) ' +
-    'are refused. Lengths count characters (code points).',
-});
-
-const itemFields = {
-  name: {
-    ...text(NAME_MAX_LENGTH, 'Trimmed; required.'),
-    minLength: 1,
-  },
-  amount: {
-    description: 'A whole number; a string of digits is accepted too.',
-    oneOf: [
-      { type: 'integer', minimum: 0, maximum: AMOUNT_MAX },
-      { type: 'string', pattern: '^\\s*[+-]?[0-9]+\\s*$' },
-    ],
-  },
-  description: {
-    ...text(DESCRIPTION_MAX_LENGTH, 'May be empty.'),
-  },
 };
 
 /** Changes need a browser session, or a token with the `read-write` scope. */
@@ -103,31 +183,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         operationId: 'listItems',
         summary: 'A page of the caller’s items',
-        parameters: [
-          {
-            name: 'q',
-            in: 'query',
-            description: 'Case-insensitive text to find in the name or the description.',
-            schema: { type: 'string', maxLength: SEARCH_MAX_LENGTH },
-          },
-          {
-            name: 'sort',
-            in: 'query',
-            description: '`newest`/`oldest` order by id; ties are broken by id.',
-            schema: { type: 'string', enum: [...ITEM_SORTS], default: DEFAULT_SORT },
-          },
-          {
-            name: 'page',
-            in: 'query',
-            description: 'From 1; a page past the end is empty.',
-            schema: { type: 'integer', minimum: 1, default: 1 },
-          },
-          {
-            name: 'limit',
-            in: 'query',
-            schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
-          },
-        ],
+        parameters: listParameters,
         responses: {
           '200': {
             description: 'The page.',
@@ -145,12 +201,8 @@ export const OPENAPI_DOCUMENT = {
           {
             name: IDEMPOTENCY_KEY_HEADER,
             in: 'header',
-            description:
-              'Chosen by the client so that a retried request does not store a copy: a ' +
-              'second request with the same key and the same item returns the item the ' +
-              'first one stored (200 instead of 201); the same key with a different item, ' +
-              'or first used by the add-item form, is refused (422) and stores nothing.',
-            schema: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[ -~]+$' },
+            description: idempotencyKeySchema.meta()?.description,
+            schema: documented('input', { Key: idempotencyKeySchema }).Key,
           },
         ],
         requestBody: jsonBody('ItemInput'),
@@ -158,17 +210,14 @@ export const OPENAPI_DOCUMENT = {
           '201': {
             ...itemResponse('Stored.'),
             headers: {
-              Location: {
-                description: 'The new item’s address.',
-                schema: { type: 'string' },
-              },
+              Location: { description: 'The new item’s address.', schema: { type: 'string' } },
             },
           },
           '200': itemResponse('The item an earlier request with the same Idempotency-Key stored.'),
           '422': errorResponse(
             'The Idempotency-Key was used before for a different request (`idempotency_key_reused`); nothing was stored.',
           ),
-          ...bodyErrors,
+          ...changeErrors,
           ...commonErrors,
         },
       },
@@ -192,7 +241,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': itemResponse('The changed item.'),
           '404': ref('responses/NotFound'),
-          ...bodyErrors,
+          ...changeErrors,
           ...commonErrors,
         },
       },
@@ -202,8 +251,8 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Delete an item',
         responses: {
           '204': { description: 'Deleted.' },
-          '403': ref('responses/Forbidden'),
           '404': ref('responses/NotFound'),
+          ...changeErrors,
           ...commonErrors,
         },
       },
@@ -219,9 +268,9 @@ export const OPENAPI_DOCUMENT = {
           '200': itemResponse('The item with its new amount.'),
           '404': ref('responses/NotFound'),
           '409': errorResponse(
-            `The new amount would leave 0..${AMOUNT_MAX}; nothing changed (code \`out_of_range\`).`,
+            `The new amount would leave 0..${AMOUNT_MAX}; nothing changed (\`out_of_range\`).`,
           ),
-          ...bodyErrors,
+          ...changeErrors,
           ...commonErrors,
         },
       },
@@ -236,6 +285,7 @@ export const OPENAPI_DOCUMENT = {
             description: 'OpenAPI 3.1.',
             content: { 'application/json': { schema: { type: 'object' } } },
           },
+          '405': ref('responses/MethodNotAllowed'),
         },
       },
     },
@@ -251,106 +301,43 @@ export const OPENAPI_DOCUMENT = {
           '<token>`. Scope `read` may read; `read-write` may also create, change and delete. ' +
           'Token requests carry no cookies and need no same-origin headers. An unknown, ' +
           'revoked or expired token gets 401 with `WWW-Authenticate: Bearer`; a read token ' +
-          'asking to change something gets 403; each token may make 600 requests a minute ' +
-          '(then 429 with `Retry-After`).',
+          `asking to change something gets 403; each token may make ${API_REQUESTS_PER_MINUTE} ` +
+          'requests a minute per server process (then 429 with `Retry-After`).',
       },
       sessionCookie: {
         type: 'apiKey',
         in: 'cookie',
         name: SESSION_COOKIE,
-        description: 'The session cookie set by signing in at `/login/`.',
+        description:
+          `The session cookie set by signing in at \`/login/\`; ${API_REQUESTS_PER_MINUTE} ` +
+          'requests a minute per server process.',
       },
     },
-    schemas: {
-      Item: {
-        type: 'object',
-        required: ['id', 'name', 'amount', 'description', 'created_at'],
-        additionalProperties: false,
-        properties: {
-          id: { type: 'integer', minimum: 1, maximum: 2147483647 },
-          name: { type: 'string' },
-          amount: { type: 'integer', minimum: 0, maximum: AMOUNT_MAX },
-          description: { type: 'string' },
-          created_at: { type: 'string', format: 'date-time' },
-        },
-      },
-      ItemList: {
-        type: 'object',
-        required: ['items', 'page', 'limit', 'total'],
-        additionalProperties: false,
-        properties: {
-          items: { type: 'array', items: ref('schemas/Item') },
-          page: { type: 'integer', minimum: 1 },
-          limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT },
-          total: {
-            type: 'integer',
-            minimum: 0,
-            description: 'Items matching `q`, over all pages.',
-          },
-        },
-      },
-      ItemInput: {
-        type: 'object',
-        description: 'Unknown fields (`id`, `user`, …) are refused with 400.',
-        required: ['name', 'amount'],
-        additionalProperties: false,
-        properties: { ...itemFields, description: { ...itemFields.description, default: '' } },
-      },
-      ItemPatch: {
-        type: 'object',
-        description: 'At least one field; fields left out keep their value.',
-        minProperties: 1,
-        additionalProperties: false,
-        properties: itemFields,
-      },
-      Adjustment: {
-        type: 'object',
-        required: ['delta'],
-        additionalProperties: false,
-        properties: {
-          delta: { type: 'integer', minimum: -AMOUNT_MAX, maximum: AMOUNT_MAX },
-        },
-      },
-      Error: {
-        type: 'object',
-        required: ['error'],
-        additionalProperties: false,
-        properties: {
-          error: {
-            type: 'object',
-            required: ['code', 'message'],
-            additionalProperties: false,
-            properties: {
-              code: {
-                type: 'string',
-                description:
-                  'Stable, for programs: `validation_error`, `bad_request`, ' +
-                  '`invalid_idempotency_key`, `idempotency_key_reused`, `unauthorized`, ' +
-                  '`invalid_token`, `invalid_request`, `insufficient_scope`, `forbidden`, ' +
-                  '`not_found`, `method_not_allowed`, `out_of_range`, `payload_too_large`, ' +
-                  '`unsupported_media_type`, `too_many_requests`, `server_busy`, ' +
-                  '`ids_exhausted`, `database_unavailable`, `internal_error`.',
-              },
-              message: { type: 'string', description: 'For people.' },
-              fields: {
-                type: 'object',
-                description:
-                  'Messages by field name; `_form` for messages about the body as a whole.',
-                additionalProperties: { type: 'array', items: { type: 'string' } },
-              },
-            },
-          },
-        },
-      },
-    },
+    schemas: componentSchemas,
     responses: {
       BadRequest: errorResponse(
-        'The body is not valid JSON or UTF-8 (`bad_request`), or fields are invalid or unknown ' +
-          '(`validation_error`, with `fields`).',
+        'The body or the query cannot be read (`bad_request`), fields are invalid or unknown ' +
+          '(`validation_error`, with `fields`), or the Idempotency-Key is malformed ' +
+          '(`invalid_idempotency_key`).',
       ),
-      Unauthorized: errorResponse('No valid session (`unauthorized`).'),
-      Forbidden: errorResponse('A cross-origin request that would change something (`forbidden`).'),
-      NotFound: errorResponse('No such item of the caller’s (`not_found`).'),
+      Unauthorized: {
+        ...errorResponse(
+          'No valid session or token (`unauthorized`, `invalid_token`, `invalid_request`).',
+        ),
+        headers: {
+          'WWW-Authenticate': {
+            description: 'For a token that was refused.',
+            schema: { type: 'string' },
+          },
+        },
+      },
+      Forbidden: errorResponse(
+        'A cross-origin request that would change something (`forbidden`), or a read token ' +
+          'asking to (`insufficient_scope`).',
+      ),
+      NotFound: errorResponse(
+        `No such item of the caller’s (\`not_found\`); ids go up to ${MAX_ROW_ID}.`,
+      ),
       MethodNotAllowed: {
         ...errorResponse('The address does not answer this method (`method_not_allowed`).'),
         headers: {
@@ -367,16 +354,19 @@ export const OPENAPI_DOCUMENT = {
         ...errorResponse(
           'Too many requests (`too_many_requests`); wait as long as `Retry-After` says.',
         ),
-        headers: {
-          'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } },
-        },
+        headers: retryAfter,
       },
+      InternalError: errorResponse(
+        'Something failed on the server (`internal_error`); the message holds the request id.',
+      ),
       ServiceUnavailable: {
-        ...errorResponse('The database is unreachable for now (`database_unavailable`).'),
-        headers: {
-          'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } },
-        },
+        ...errorResponse(
+          'The database is unreachable for now (`database_unavailable`), too many password ' +
+            'checks are waiting (`server_busy`), or no id is left for a new item ' +
+            '(`ids_exhausted`).',
+        ),
+        headers: retryAfter,
       },
     },
   },
-} as const;
+};

@@ -4,6 +4,7 @@
  * Uniqueness of the username is left to the database (see `USERNAME_TAKEN_MESSAGE`).
  */
 import { z } from 'zod';
+import { fieldErrors, FORM_ERRORS } from '../../contracts/field-errors.ts';
 import {
   NULL_CHARACTERS_MESSAGE,
   REQUIRED_MESSAGE,
@@ -173,37 +174,20 @@ export const loginSchema = z
     return result.data;
   });
 
-/** Django's key for errors that belong to no field. */
-export const NON_FIELD_ERRORS = '__all__';
-
-/**
- * Groups a zod error's messages by top-level field, keeping their order; issues without a
- * path (e.g. the input was not an object) are listed under `__all__`, as Django does.
- */
-export function zodFieldErrors(error: z.ZodError): Record<string, string[]> {
-  const errors: Record<string, string[]> = {};
-  for (const issue of error.issues) {
-    const head = issue.path[0];
-    const field = head === undefined ? NON_FIELD_ERRORS : String(head);
-    (errors[field] ??= []).push(issue.message);
-  }
-  return errors;
-}
-
 /** Parses a registration form; errors come back keyed by field name. */
 export function parseRegistrationForm(
   input: unknown,
-): FormParseResult<RegistrationData, RegistrationField | typeof NON_FIELD_ERRORS> {
+): FormParseResult<RegistrationData, RegistrationField | typeof FORM_ERRORS> {
   const parsed = registrationSchema.safeParse(input);
   if (parsed.success) return { success: true, data: parsed.data };
-  return { success: false, errors: zodFieldErrors(parsed.error) };
+  return { success: false, errors: fieldErrors(parsed.error) };
 }
 
 /** Parses a sign-in form; errors come back keyed by field name. */
 export function parseLoginForm(
   input: unknown,
-): FormParseResult<LoginData, LoginField | typeof NON_FIELD_ERRORS> {
+): FormParseResult<LoginData, LoginField | typeof FORM_ERRORS> {
   const parsed = loginSchema.safeParse(input);
   if (parsed.success) return { success: true, data: parsed.data };
-  return { success: false, errors: zodFieldErrors(parsed.error) };
+  return { success: false, errors: fieldErrors(parsed.error) };
 }

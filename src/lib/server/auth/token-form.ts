@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { TokenScope } from '../db/types.ts';
-import { zodFieldErrors } from './registration.ts';
+import { fieldErrors } from '../../contracts/field-errors.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /** The "create token" form: a name, a scope and an optional expiry in days. */
@@ -32,7 +32,7 @@ export function parseTokenForm(fields: Record<string, string>): TokenFormResult 
     scope: fields.scope ?? '',
     expires_in_days: fields.expires_in_days ?? '',
   });
-  if (!parsed.success) return { success: false, errors: zodFieldErrors(parsed.error) };
+  if (!parsed.success) return { success: false, errors: fieldErrors(parsed.error) };
   const days = parsed.data.expires_in_days;
   return {
     success: true,

@@ -3,7 +3,7 @@ import { db } from '../db/index.ts';
 import { findItemForUser, itemBatchesForUser } from '../items.ts';
 import { parseRowId } from '../ids.ts';
 import { waitForDrain } from '../node-server.ts';
-import { jsonError, prefersHtml } from '../responses.ts';
+import { problemResponse, problems } from '../http/problems.ts';
 import {
   EXPORT_CONTENT_TYPE,
   exportStream,
@@ -13,54 +13,14 @@ import {
 } from './django-format.ts';
 
 /**
- * The HTTP side of `/json/`, `/xml/`, `/json/<id>/` and `/xml/<id>/`: who may call, which
- * items, and how the bytes leave. The format itself is django-format.ts's business.
+ * The HTTP side of `/json/`, `/xml/`, `/json/<id>/` and `/xml/<id>/`: which items, and how
+ * the bytes leave. The format itself is django-format.ts's business.
  */
 
 /** Rows per query: one batch is the most the export holds in memory at a time. */
 export const EXPORT_BATCH_SIZE = 1000;
 
 const ALLOWED_METHODS = ['GET', 'HEAD'] as const;
-
-const escapeXmlText = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-
-/**
- * A short error in the endpoint's own format, so a program reading `/xml/` needs no JSON
- * parser to learn why it got nothing. Shared with the middleware's token checks, whose
- * messages may hold markup characters (`Bearer <token>`), so the XML text is escaped.
- */
-export function exportError(
-  format: ExportFormat,
-  status: number,
-  code: string,
-  message: string,
-): Response {
-  if (format === 'json') return jsonError(status, { code, message });
-  const document =
-    '<?xml version="1.0" encoding="utf-8"?>\n' +
-    `<error><code>${escapeXmlText(code)}</code><message>${escapeXmlText(message)}</message></error>`;
-  return new Response(document, {
-    status,
-    headers: { 'Content-Type': EXPORT_CONTENT_TYPE.xml, 'Cache-Control': 'no-store' },
-  });
-}
-
-function unauthorized(format: ExportFormat): Response {
-  return exportError(format, 401, 'unauthorized', 'Sign in to export your items.');
-}
-
-function methodNotAllowed(format: ExportFormat): Response {
-  const allow = ALLOWED_METHODS.join(', ');
-  const response = exportError(
-    format,
-    405,
-    'method_not_allowed',
-    `This address answers ${allow} only.`,
-  );
-  response.headers.set('Allow', allow);
-  return response;
-}
 
 /**
  * Batches that are fetched only once the client has taken the previous one, so a slow
@@ -80,24 +40,20 @@ async function* pacedBatches(
 /**
  * The export of the caller's items (all of them, or the one named by `rawId`) in `format`.
  * An id that is not digits, out of range, missing or someone else's gives the empty list,
- * as the original did; an anonymous browser is sent to sign in, a program gets a 401.
+ * as the original did. Anonymous callers never get here: the route table sends a browser
+ * to sign in and answers a program 401.
  */
 export async function exportResponse(
   context: APIContext,
   format: ExportFormat,
   rawId?: string,
 ): Promise<Response> {
-  const { request, locals, url } = context;
+  const { request, locals } = context;
   const method = request.method.toUpperCase();
-  if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(format);
-
-  const user = locals.user;
-  if (!user) {
-    if (prefersHtml(request)) {
-      return context.redirect(`/login/?next=${encodeURIComponent(url.pathname + url.search)}`, 302);
-    }
-    return unauthorized(format);
+  if (method !== 'GET' && method !== 'HEAD') {
+    return problemResponse(format, problems.methodNotAllowed(ALLOWED_METHODS));
   }
+  const user = locals.user!;
 
   const headers = {
     'Content-Type': EXPORT_CONTENT_TYPE[format],

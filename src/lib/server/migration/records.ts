@@ -5,18 +5,17 @@
  * the same rules as the forms. Every problem of a record is reported, not just the first.
  */
 import { z } from 'zod';
-import { itemFieldErrors, itemInputSchema } from '../../item-schema.ts';
+import { fieldErrors } from '../../contracts/field-errors.ts';
+import { itemInputSchema } from '../../contracts/item-input.ts';
 import { djangoHashCostProblem } from '../auth/django-hashers.ts';
 import { checkUsername, usernameKey } from '../auth/username.ts';
+import { MAX_ROW_ID } from '../../contracts/items.ts';
 
 export const USER_MODEL = 'auth.user';
 export const ITEM_MODEL = 'main.item';
 
-/** Both tables' ids are PostgreSQL `integer`s. */
-export const MAX_ID = 2_147_483_647;
-
 /**
- * The id sequences move past the imported ids, so a pk near MAX_ID would leave no ids for new
+ * The id sequences move past the imported ids, so a pk near MAX_ROW_ID would leave no ids for new
  * users and items: every registration after it would fail. A pk above this is refused; the
  * 147 million ids left above it are room enough.
  */
@@ -61,7 +60,7 @@ const envelopeSchema = z.object({
   fields: z.record(z.string(), z.unknown()),
 });
 
-const idSchema = z.number().int().min(1).max(MAX_ID);
+const idSchema = z.number().int().min(1).max(MAX_ROW_ID);
 
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
@@ -74,7 +73,7 @@ function checkPk(pk: unknown, problems: string[]): number | null {
     return null;
   }
   if (!idSchema.safeParse(pk).success) {
-    problems.push(`pk ${describe(pk)} is not a whole number from 1 to ${MAX_ID}`);
+    problems.push(`pk ${describe(pk)} is not a whole number from 1 to ${MAX_ROW_ID}`);
     return null;
   }
   // Still the record's pk: it is staged (as invalid), so the other records' checks see it.
@@ -165,7 +164,7 @@ function checkItem(pk: number | null, fields: Record<string, unknown>, problems:
     description: fields.description,
   });
   if (!parsed.success) {
-    for (const [field, messages] of Object.entries(itemFieldErrors(parsed.error))) {
+    for (const [field, messages] of Object.entries(fieldErrors(parsed.error))) {
       for (const message of messages) problems.push(`${field}: ${message}`);
     }
   }

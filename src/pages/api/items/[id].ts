@@ -1,7 +1,7 @@
 import { apiEndpoint, apiJson, notFound, validationError } from '../../../lib/server/api/http.ts';
 import { itemJson } from '../../../lib/server/api/items.ts';
 import { parseRowId } from '../../../lib/server/ids.ts';
-import { itemPatchSchema } from '../../../lib/item-schema.ts';
+import { itemPatchSchema } from '../../../lib/contracts/item-input.ts';
 import { db } from '../../../lib/server/db/index.ts';
 import {
   deleteItemForUser,

@@ -1,11 +1,11 @@
-import { itemInputSchema } from '../../../lib/item-schema.ts';
+import { itemInputSchema } from '../../../lib/contracts/item-input.ts';
 import { apiEndpoint, apiError, apiJson, validationError } from '../../../lib/server/api/http.ts';
+import { parseListQuery } from '../../../lib/contracts/items.ts';
 import {
   idempotencyKeyOf,
-  KEY_REUSED_MESSAGE,
   itemJson,
   itemLocation,
-  parseListQuery,
+  KEY_REUSED_MESSAGE,
 } from '../../../lib/server/api/items.ts';
 import { db } from '../../../lib/server/db/index.ts';
 import { createItemForUser, listItemsForUser } from '../../../lib/server/items.ts';

@@ -1,4 +1,5 @@
-import { AMOUNT_MAX } from '../../../../lib/item-schema.ts';
+import { AMOUNT_MAX } from '../../../../lib/contracts/item-input.ts';
+import { adjustmentSchema } from '../../../../lib/contracts/items.ts';
 import {
   apiEndpoint,
   apiError,
@@ -6,9 +7,9 @@ import {
   notFound,
   validationError,
 } from '../../../../lib/server/api/http.ts';
-import { adjustSchema, itemJson } from '../../../../lib/server/api/items.ts';
-import { parseRowId } from '../../../../lib/server/ids.ts';
+import { itemJson } from '../../../../lib/server/api/items.ts';
 import { db } from '../../../../lib/server/db/index.ts';
+import { parseRowId } from '../../../../lib/server/ids.ts';
 import { adjustItemAmountForUser } from '../../../../lib/server/items.ts';
 import { readJsonBody } from '../../../../lib/server/request-body.ts';
 
@@ -20,7 +21,7 @@ export const ALL = apiEndpoint({
   async POST({ params, request }, user) {
     const id = parseRowId(params.id);
     if (id === undefined) return notFound();
-    const body = adjustSchema.safeParse(await readJsonBody(request));
+    const body = adjustmentSchema.safeParse(await readJsonBody(request));
     if (!body.success) return validationError(body.error);
     const outcome = await adjustItemAmountForUser(db, user.id, id, body.data.delta);
     switch (outcome.status) {

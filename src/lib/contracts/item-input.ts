@@ -135,27 +135,9 @@ export type ItemInput = z.output<typeof itemInputSchema>;
 export type ItemPatch = z.output<typeof itemPatchSchema>;
 export type ItemField = keyof ItemInput;
 
-/**
- * Messages by field, in order; messages that belong to no field under `_form`. Grouped in a
- * Map because the names of unknown fields come from the client: as keys of a plain object,
- * `toString` or `__proto__` would find what every object inherits instead of a list.
- */
-export function itemFieldErrors(error: z.core.$ZodError): Record<string, string[]> {
-  const errors = new Map<string, string[]>();
-  const add = (field: string, message: string) => {
-    const messages = errors.get(field);
-    if (messages) messages.push(message);
-    else errors.set(field, [message]);
-  };
-  for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) add(key, 'This field is not allowed.');
-      continue;
-    }
-    add(issue.path.length > 0 ? String(issue.path[0]) : '_form', issue.message);
-  }
-  return Object.fromEntries(errors);
-}
+// The island loads both in one chunk, naming what it takes (a bundler can then leave the
+// rest of this module out, as it could not for a destructured Promise.all).
+export { fieldErrors } from './field-errors.ts';
 
 /** The item fields of a submitted form; a field the form left out reads as empty. */
 export function itemFormInput(fields: Record<string, string>) {

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { AMOUNT_MAX } from './item-input.ts';
+
+/**
+ * The items API's contract besides the item's own fields (item-input.ts, which the add-item
+ * island ships): what the API sends, the list's query, the adjustment, the idempotency key.
+ * The server parses with these, the OpenAPI document is made from them, and the islands
+ * take their types from them (types only: this module stays on the server).
+ */
+
+/** The largest value of PostgreSQL's `integer`, and so of any id. */
+export const MAX_ROW_ID = 2_147_483_647;
+
+export const ITEM_SORTS = ['newest', 'oldest', 'name', '-name', 'amount', '-amount'] as const;
+export type ItemSort = (typeof ITEM_SORTS)[number];
+export const DEFAULT_SORT: ItemSort = 'newest';
+
+/** Page sizes the main page offers; any size from 1 to the largest is accepted. */
+export const PAGE_SIZES = [10, 25, 50, 100] as const;
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+/** Far beyond any real list, and the offset stays well inside PostgreSQL's bigint. */
+export const MAX_PAGE = 1_000_000_000;
+export const SEARCH_MAX_LENGTH = 200;
+
+/** An item as the API sends it. */
+export const itemSchema = z.strictObject({
+  id: z.int().min(1).max(MAX_ROW_ID),
+  name: z.string(),
+  amount: z.int().min(0).max(AMOUNT_MAX),
+  description: z.string(),
+  created_at: z.iso.datetime({ offset: false }).meta({ description: 'ISO 8601, UTC.' }),
+});
+export type ItemJson = z.output<typeof itemSchema>;
+
+export const itemListSchema = z.strictObject({
+  items: z.array(itemSchema),
+  page: z.int().min(1).max(MAX_PAGE),
+  limit: z.int().min(1).max(MAX_PAGE_SIZE),
+  total: z.int().min(0).meta({ description: 'Items matching `q`, over all pages.' }),
+});
+
+function wholeNumberParam(min: number, max: number) {
+  const message = `Enter a whole number from ${min} to ${max}.`;
+  return z
+    .string()
+    .regex(/^\s*\d{1,10}\s*$/, message)
+    .transform(Number)
+    .refine((value) => value >= min && value <= max, message);
+}
+
+/**
+ * The list's query string, as the API reads it. Unknown parameters are ignored (caches and
+ * tools add their own); a known one with a bad value is a 400 rather than a silent default,
+ * so a client's typo does not look like an empty result.
+ */
+export const itemListQuerySchema = z.object({
+  q: z
+    .string()
+    .max(SEARCH_MAX_LENGTH, `Search for at most ${SEARCH_MAX_LENGTH} characters.`)
+    .default('')
+    .meta({ description: 'Case-insensitive text to find in the name or the description.' }),
+  sort: z
+    .enum(ITEM_SORTS, { error: `Sort by one of: ${ITEM_SORTS.join(', ')}.` })
+    .default(DEFAULT_SORT)
+    .meta({ description: '`newest`/`oldest` order by id; ties are broken by id.' }),
+  page: wholeNumberParam(1, MAX_PAGE)
+    .default(1)
+    .meta({ description: 'From 1; a page past the end is empty.' }),
+  limit: wholeNumberParam(1, MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+});
+
+export interface ItemListQuery {
+  /** Case-insensitive text to find in the name or the description. */
+  search: string;
+  sort: ItemSort;
+  /** 1-based. */
+  page: number;
+  limit: number;
+}
+
+const toItemListQuery = ({ q, sort, page, limit }: z.output<typeof itemListQuerySchema>) => ({
+  search: q,
+  sort,
+  page,
+  limit,
+});
+
+/** The API's list query: the parameters, or what is wrong with them. */
+export function parseListQuery(params: URLSearchParams) {
+  // A repeated parameter counts by its last value, as with form fields.
+  const result = itemListQuerySchema.safeParse(Object.fromEntries(params));
+  return result.success
+    ? { success: true as const, data: toItemListQuery(result.data) }
+    : { success: false as const, error: result.error };
+}
+
+/**
+ * The same query as the main page reads it, from links people share and edit: a value that
+ * makes no sense falls back to the default instead of failing (a search too long is cut, a
+ * page size too large is the largest).
+ */
+export function parseItemListParams(params: URLSearchParams): ItemListQuery {
+  const { q, sort, page, limit } = itemListQuerySchema.shape;
+  const value = (name: string) => params.get(name) ?? undefined;
+  const or = <T>(parsed: { success: boolean; data?: T }, fallback: T): T =>
+    parsed.success ? (parsed.data as T) : fallback;
+  const size = Number(/^\d{1,9}$/.exec(value('limit') ?? '')?.[0] ?? 0);
+  return toItemListQuery({
+    q: or(q.safeParse(value('q')), (value('q') ?? '').slice(0, SEARCH_MAX_LENGTH)),
+    sort: or(sort.safeParse(value('sort')), DEFAULT_SORT),
+    page: or(page.safeParse(value('page')), 1),
+    limit: or(
+      limit.safeParse(value('limit')),
+      size > MAX_PAGE_SIZE ? MAX_PAGE_SIZE : DEFAULT_PAGE_SIZE,
+    ),
+  });
+}
+
+/** `POST /api/items/<id>/adjust`: the change to the amount, e.g. `{"delta": -1}`. */
+const deltaMessage = `Enter a whole number from -${AMOUNT_MAX} to ${AMOUNT_MAX}.`;
+export const adjustmentSchema = z.strictObject({
+  delta: z
+    .number({ error: deltaMessage })
+    .int(deltaMessage)
+    .min(-AMOUNT_MAX, deltaMessage)
+    .max(AMOUNT_MAX, deltaMessage),
+});
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/** A client's idempotency key: 1 to 100 printable ASCII characters (a UUID, typically). */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(
+    /^[\x20-\x7E]{1,100}$/,
+    `${IDEMPOTENCY_KEY_HEADER} must be 1 to 100 printable ASCII characters.`,
+  )
+  .meta({
+    description:
+      'Chosen by the client so that a retried request does not store a copy: a second ' +
+      'request with the same key and the same item returns the item the first one stored ' +
+      '(200 instead of 201); the same key with a different item, or first used by the ' +
+      'add-item form, is refused (422) and stores nothing.',
+  });

@@ -1,0 +1,118 @@
+import type { AstroGlobal } from 'astro';
+import { formatWait } from '../../format.ts';
+import {
+  clearAccountCookies,
+  setLastLoginCookie,
+  setNewTokenCookie,
+  setNotice,
+  setSessionCookie,
+  type Notice,
+} from '../auth/cookies.ts';
+import { readFormFields } from '../request-body.ts';
+import { problemResponse, problems } from './problems.ts';
+
+/**
+ * The one form layer: what every form page repeats, said once. A page names the methods it
+ * answers and what a post does; this reads the body (a post without one is an empty form),
+ * and turns the outcome into the answer: a redirect with a notice and the cookies it sets
+ * (Post/Redirect/Get), or the page again with a status, its errors and a message — a 429
+ * with `Retry-After` and the same sentence on every page.
+ */
+
+export type FieldErrors = Partial<Record<string, string[]>>;
+
+/** What a post asks the page to do. Services return their own outcomes; pages map them. */
+export type FormOutcome =
+  | {
+      kind: 'redirect';
+      /** A local path; see `locationOf`. */
+      to: string;
+      notice?: Notice;
+      /** The browser's new session (sign-in, a password change). */
+      session?: { token: string; expiresAt: Date; signedInAt?: Date };
+      /** The account's cookies go (sign-out, a deleted account). */
+      signOut?: boolean;
+      /** A new API token, shown once on the page the redirect leads to. */
+      newToken?: string;
+    }
+  | { kind: 'show'; status: number; errors?: FieldErrors; failure?: string }
+  | { kind: 'throttled'; retryAfterSeconds: number; what: string }
+  | { kind: 'not-found' };
+
+export interface FormState {
+  /** True when this answers a post. */
+  posted: boolean;
+  /** The posted fields (empty for a GET), to fill the form in again. */
+  fields: Record<string, string>;
+  errors: FieldErrors;
+  /** A message about the form as a whole, shown above it. */
+  failure: string | undefined;
+}
+
+type Method = 'GET' | 'HEAD' | 'POST';
+
+/** The parts of `Astro` the layer uses. */
+type PageContext = Pick<AstroGlobal, 'request' | 'cookies' | 'locals' | 'response' | 'redirect'>;
+
+/**
+ * The path a redirect goes to, known to be one a `Location` header can carry: a local
+ * path in printable ASCII (safeNextPath percent-encodes whatever a user chose). Anything
+ * else is a bug in the page; it goes to the main page rather than failing after the post's
+ * change was saved.
+ */
+function locationOf(to: string): string {
+  return /^\/(?![/\\])[\x21-\x7e]*$/.test(to) || to === '/' ? to : '/';
+}
+
+export async function formPage(
+  Astro: PageContext,
+  options: {
+    methods?: readonly Method[];
+    post?: (fields: Record<string, string>) => Promise<FormOutcome>;
+  },
+): Promise<Response | FormState> {
+  const { request, cookies, locals } = Astro;
+  const methods = options.methods ?? (options.post ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD']);
+  if (!(methods as readonly string[]).includes(request.method)) {
+    return problemResponse(locals.format, problems.methodNotAllowed(methods));
+  }
+  const state: FormState = { posted: false, fields: {}, errors: {}, failure: undefined };
+  if (request.method !== 'POST' || !options.post) return state;
+
+  state.posted = true;
+  state.fields = await readFormFields(request);
+  const outcome = await options.post(state.fields);
+  const cookieContext = { cookies, secure: locals.secure };
+  switch (outcome.kind) {
+    case 'redirect': {
+      if (outcome.signOut) clearAccountCookies(cookieContext);
+      if (outcome.session) {
+        setSessionCookie(cookieContext, outcome.session.token, outcome.session.expiresAt);
+        if (outcome.session.signedInAt)
+          setLastLoginCookie(cookieContext, outcome.session.signedInAt);
+      }
+      if (outcome.newToken) setNewTokenCookie(cookieContext, outcome.newToken);
+      if (outcome.notice) setNotice(cookieContext, outcome.notice);
+      return Astro.redirect(locationOf(outcome.to), 303);
+    }
+    case 'show':
+      Astro.response.status = outcome.status;
+      state.errors = outcome.errors ?? {};
+      state.failure = outcome.failure;
+      return state;
+    case 'throttled':
+      Astro.response.status = 429;
+      Astro.response.headers.set('Retry-After', String(outcome.retryAfterSeconds));
+      state.failure = `Too many ${outcome.what}. Please wait ${formatWait(outcome.retryAfterSeconds)} and try again.`;
+      return state;
+    case 'not-found':
+      // Empty: Astro answers it with the site's 404 page.
+      return new Response(null, { status: 404 });
+  }
+}
+
+/** A page that answers GET (and HEAD) only. */
+export async function readOnlyPage(Astro: PageContext): Promise<Response | undefined> {
+  const state = await formPage(Astro, { methods: ['GET', 'HEAD'] });
+  return state instanceof Response ? state : undefined;
+}
