@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { expect } from 'vitest';
 import { ROOT } from '../../scripts/build-if-stale.ts';
 import type { ClientRequest, SiteClient } from '../helpers/site.ts';
@@ -331,4 +332,159 @@ export async function tokenStatus(url: string, token: string): Promise<number> {
   });
   await response.arrayBuffer();
   return response.status;
+}
+
+/** One request written byte for byte on a socket: whatever node:http would refuse to send. */
+export interface WireRequest {
+  /** Written as it is: lower case, unknown methods and CONNECT included. */
+  method: string;
+  /** The request-target exactly as it stands on the request line. */
+  target: string;
+  /** `HTTP/1.1` unless said otherwise. */
+  version?: string;
+  /**
+   * Header lines in order, duplicates allowed. Names and values are written as Latin-1, one
+   * byte per character, so `\xff` is the byte 0xff and UTF-8 goes in as its bytes' characters.
+   */
+  headers: ReadonlyArray<readonly [string, string]>;
+  /** The bytes after the head, exactly: the caller writes Content-Length or chunks itself. */
+  body?: Uint8Array;
+  /** Ends the sending side after the body, so the server sees the input end (a truncated body). */
+  halfClose?: boolean;
+  /** Milliseconds to wait for the whole answer (10 s unless said otherwise). */
+  timeoutMs?: number;
+}
+
+export type WireAnswer =
+  | {
+      answered: true;
+      status: number;
+      /** Lower-case names; repeated headers joined with `, `, except Set-Cookie. */
+      headers: Record<string, string>;
+      setCookies: string[];
+      body: string;
+    }
+  | { answered: false; reason: string; received: string };
+
+/**
+ * Sends `request` on a connection of its own and resolves with the first final answer (1xx
+ * answers skipped), or with why there was none: the connection closed or broke before an
+ * answer, or the answer did not come within the timeout. Never rejects.
+ */
+export function wireRequest(url: string, request: WireRequest): Promise<WireAnswer> {
+  const { hostname, port } = new URL(url);
+  const head =
+    `${request.method} ${request.target} ${request.version ?? 'HTTP/1.1'}\r\n` +
+    request.headers.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+    '\r\n';
+  const isHead = request.method.toUpperCase() === 'HEAD';
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const settle = (answer: WireAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => {
+      const received = Buffer.concat(chunks).toString('latin1').slice(0, 200);
+      settle({ answered: false, reason: 'no answer within the timeout', received });
+    }, request.timeoutMs ?? 10_000);
+    socket.on('connect', () => {
+      socket.write(Buffer.from(head, 'latin1'));
+      if (request.body && request.body.byteLength > 0) socket.write(request.body);
+      if (request.halfClose) socket.end();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const answer = parseWireAnswer(Buffer.concat(chunks), isHead, false);
+      if (answer) settle(answer);
+    });
+    // The server may answer and close before it has read the whole body: writing the rest
+    // then fails, and the answer already received is what counts.
+    const finish = (why: string) => () => {
+      const data = Buffer.concat(chunks);
+      if (data.length === 0) settle({ answered: false, reason: why, received: '' });
+      else settle(parseWireAnswer(data, isHead, true)!);
+    };
+    socket.on('error', (error: Error) => finish(`connection error: ${error.message}`)());
+    socket.on('end', finish('connection closed without an answer'));
+    socket.on('close', finish('connection closed without an answer'));
+  });
+}
+
+/** The first final answer in `data`; undefined while it is incomplete and the connection open. */
+function parseWireAnswer(data: Buffer, isHead: boolean, closed: boolean): WireAnswer | undefined {
+  const received = () => data.toString('latin1').slice(0, 200);
+  const incomplete = (reason: string) =>
+    closed ? ({ answered: false, reason, received: received() } as const) : undefined;
+  let start = 0;
+  for (;;) {
+    const end = data.indexOf('\r\n\r\n', start);
+    if (end === -1) {
+      return incomplete(
+        data.length === 0 ? 'connection closed without an answer' : 'closed mid-answer',
+      );
+    }
+    const [statusLine = '', ...lines] = data.subarray(start, end).toString('latin1').split('\r\n');
+    const status = Number(/^HTTP\/\d\.\d (\d{3})/.exec(statusLine)?.[1]);
+    if (!status) return { answered: false, reason: 'not an HTTP answer', received: received() };
+    const bodyStart = end + 4;
+    if (status >= 100 && status < 200 && status !== 101) {
+      start = bodyStart;
+      continue;
+    }
+    const headers: Record<string, string> = {};
+    const setCookies: string[] = [];
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === 'set-cookie') setCookies.push(value);
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    }
+    const answer = (body: Buffer): WireAnswer => ({
+      answered: true,
+      status,
+      headers,
+      setCookies,
+      body: body.toString('utf8'),
+    });
+    if (isHead || status === 101 || status === 204 || status === 304) {
+      return answer(Buffer.alloc(0));
+    }
+    if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
+      const body = decodeChunked(data.subarray(bodyStart));
+      return body ? answer(body) : incomplete('closed mid-body');
+    }
+    if (headers['content-length'] !== undefined) {
+      const length = Number(headers['content-length']);
+      if (data.length - bodyStart >= length) {
+        return answer(data.subarray(bodyStart, bodyStart + length));
+      }
+      return incomplete('closed mid-body');
+    }
+    // Delimited by the end of the connection.
+    return closed ? answer(data.subarray(bodyStart)) : undefined;
+  }
+}
+
+/** A chunked body, decoded; undefined until its last chunk has arrived. */
+function decodeChunked(data: Buffer): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (;;) {
+    const lineEnd = data.indexOf('\r\n', offset);
+    if (lineEnd === -1) return undefined;
+    const size = Number.parseInt(data.subarray(offset, lineEnd).toString('latin1'), 16);
+    if (Number.isNaN(size)) return Buffer.concat(parts);
+    if (size === 0)
+      return data.indexOf('\r\n', lineEnd + 2) === -1 ? undefined : Buffer.concat(parts);
+    if (data.length < lineEnd + 2 + size + 2) return undefined;
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
+    offset = lineEnd + 2 + size + 2;
+  }
 }
