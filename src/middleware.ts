@@ -47,6 +47,7 @@ export const onRequest = defineMiddleware(async (context, next) => {
   const route = routeOf(context.url.pathname);
   const format = answerFormat(route, request);
   locals.format = format;
+  if (route.access === 'none') return problemResponse(format, problems.notFound());
   try {
     const bearer = bearerToken(request);
     if (!isSafeMethod(request.method) && !isProgram(request, bearer)) {

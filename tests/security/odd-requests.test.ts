@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_REQUESTS_PER_MINUTE } from '../../src/lib/server/api/request-budget.ts';
 import { HEADERS_TIMEOUT_MS } from '../../src/lib/server/node-server.ts';
 import { BACKENDS } from '../helpers/database.ts';
-import { SiteClient, signUp, startSite, type Site } from '../helpers/site.ts';
+import { PASSWORD, SiteClient, signUp, startSite, type Site } from '../helpers/site.ts';
 import {
   createTokenThroughSettings,
   exportObjects,
@@ -34,11 +34,11 @@ describe.each(BACKENDS)('odd requests on %s', (backend) => {
   });
 
   describe('what the Node front answers itself', () => {
-    it('answers methods the site does not implement with 501, never 500', async () => {
+    it('answers methods the site does not answer with 405 and Allow, never a 5xx', async () => {
       for (const method of ['TRACE', 'PROPFIND', 'MKCOL', 'PURGE', 'LINK']) {
         for (const path of ['/', '/api/items', '/login/', '/site.css']) {
           const response = await rawRequest(site.url, { method, path });
-          expect(response.status, `${method} ${path}`).toBe(501);
+          expect(response.status, `${method} ${path}`).toBe(405);
           expect(response.headers.allow, `${method} ${path}`).toContain('GET');
           expectSecurityHeaders(response.headers, `${method} ${path}`);
         }
@@ -141,6 +141,20 @@ describe.each(BACKENDS)('odd requests on %s', (backend) => {
         200,
       );
     });
+  });
+
+  it('registers a 150-character name that lower-cases to more characters', async () => {
+    // `İ` lower-cases to two code points: the key is longer than the name.
+    const username = 'İ'.repeat(150);
+    const client = new SiteClient(site.url);
+    const registered = await postForm(client, '/register/', {
+      username,
+      password1: PASSWORD,
+      password2: PASSWORD,
+    });
+    expect(registered.status).toBe(303);
+    const signedIn = await postForm(client, '/login/', { username, password: PASSWORD });
+    expect(signedIn.status).toBe(303);
   });
 
   describe('idempotency keys', () => {

@@ -50,7 +50,14 @@ function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 408
         : 400;
-  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`);
+  answerOnSocket(socket, status);
+}
+
+/** A bodiless answer written on the socket itself, with the security headers, and goodbye. */
+function answerOnSocket(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
+  const headers = Object.entries({ ...SECURITY_HEADERS, ...extra }).map(
+    ([name, value]) => `${name}: ${value}\r\n`,
+  );
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${headers.join('')}` +
       'Content-Length: 0\r\nConnection: close\r\n\r\n',
@@ -93,39 +100,51 @@ export function createSiteServer({
   trustProxy = false,
 }: SiteServerOptions): http.Server {
   // Connections are checked for slow headers every second rather than every 30 seconds.
-  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
-    const started = performance.now();
-    // Any id the client sent is replaced: ids in our logs are ours.
-    const requestId = randomUUID();
-    req.headers[REQUEST_ID_HEADER] = requestId;
-    const https = isHttps(req, trustProxy);
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    if (https) res.setHeader('Strict-Transport-Security', HSTS);
-    trackResponse(requestId, res);
-    res.on('finish', () => {
-      logger.info(
-        {
-          requestId,
-          method: req.method,
-          // The path only: query strings can carry search terms users consider private.
-          path: (req.url ?? '/').split('?', 1)[0],
-          status: res.statusCode,
-          durationMs: Math.round((performance.now() - started) * 10) / 10,
-        },
-        'request',
-      );
-    });
-    const refusal = refuseUnservableRequest(req);
-    if (refusal) {
-      res.writeHead(refusal.status, refusal.headers);
-      res.end(refusal.message);
-      return;
-    }
-    handler(req, res);
-  });
+  const server = http.createServer(
+    { connectionsCheckingInterval: 1_000, requireHostHeader: false },
+    (req, res) => {
+      const started = performance.now();
+      // Any id the client sent is replaced: ids in our logs are ours.
+      const requestId = randomUUID();
+      req.headers[REQUEST_ID_HEADER] = requestId;
+      const https = isHttps(req, trustProxy);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+      if (https) res.setHeader('Strict-Transport-Security', HSTS);
+      trackResponse(requestId, res);
+      res.on('finish', () => {
+        logger.info(
+          {
+            requestId,
+            method: req.method,
+            // The path only: query strings can carry search terms users consider private.
+            path: (req.url ?? '/').split('?', 1)[0],
+            status: res.statusCode,
+            durationMs: Math.round((performance.now() - started) * 10) / 10,
+          },
+          'request',
+        );
+      });
+      const refusal = refuseUnservableRequest(req);
+      if (refusal) {
+        res.writeHead(refusal.status, refusal.headers);
+        res.end(refusal.message);
+        return;
+      }
+      handler(req, res);
+    },
+  );
   // A client that sends its headers this slowly gets 408 (Node checks once a second).
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.on('clientError', answerUnparsableRequest);
+  // What Node would answer by itself, bare: an Expect it does not know (417), and CONNECT,
+  // for which it would close the connection without a word.
+  server.on('checkExpectation', (_req, res: http.ServerResponse) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    res.writeHead(417, { 'Content-Length': 0, Connection: 'close' }).end();
+  });
+  server.on('connect', (_req, socket: Duplex) => {
+    answerOnSocket(socket, 405, { Allow: [...SITE_METHODS].join(', ') });
+  });
   return server;
 }
 
@@ -139,12 +158,14 @@ function refuseUnservableRequest(
   const text = { 'Content-Type': 'text/plain; charset=utf-8' };
   if (!SITE_METHODS.has(req.method ?? '')) {
     return {
-      status: 501,
+      status: 405,
       headers: { ...text, Allow: [...SITE_METHODS].join(', ') },
-      message: `Not implemented: this site answers ${[...SITE_METHODS].join(', ')} only.`,
+      message: `Method not allowed: this site answers ${[...SITE_METHODS].join(', ')} only.`,
     };
   }
-  if (!isServableHost(req.headers.host)) {
+  // Node is told not to refuse a missing Host itself, so that the refusal carries our headers.
+  const hostMissing = req.headers.host === undefined && req.httpVersion !== '1.0';
+  if (hostMissing || !isServableHost(req.headers.host)) {
     return { status: 400, headers: text, message: 'Bad request: the Host header is not a host.' };
   }
   if (!isDecodableUrl(req.url ?? '/')) {

@@ -6,13 +6,14 @@ import { prefersHtml, type AnswerFormat } from './problems.ts';
  *
  * - `access`: `public` answers anyone; `session` needs a signed-in browser; `data` takes a
  *   session or a personal API token (`Authorization: Bearer`), and only there is a token
- *   read at all.
+ *   read at all; `none` is answered 404 for everyone (addresses Astro serves by itself that
+ *   this site does not use).
  * - `format`: how errors are answered. `page` is HTML for a browser and JSON for a program
  *   (a script posting a form gets a body it can read); `json` and `xml` always.
  * - `signedOut`: what a caller without a session or token gets: sent to sign in, sent to
  *   sign in only when it is a browser navigating there, or a 401 in the route's format.
  */
-export type Access = 'public' | 'session' | 'data';
+export type Access = 'public' | 'session' | 'data' | 'none';
 export type RouteFormat = 'page' | AnswerFormat;
 export type SignedOut = 'sign-in' | 'sign-in-browsers' | 'refuse';
 
@@ -37,6 +38,8 @@ const page = (access: Access): Route => ({
 const ROUTES: ReadonlyArray<readonly [RegExp, Route]> = [
   // Anything under them too, so that an anonymous mistyped address gets the 404 page.
   [/^\/(login|register|logout)(\/|$)/, page('public')],
+  // Astro's image service, actions and server islands: no page here uses them.
+  [/^\/_(image|actions|server-islands)(\/|$)/, page('none')],
   [
     /^\/healthz\/?$/,
     { access: 'public', format: 'json', signedOut: 'refuse', budgetSessions: false },
