@@ -34,6 +34,7 @@ const server = createSiteServer({
   },
   logger,
   trustProxy: settings.TRUST_PROXY,
+  headersTimeoutMs: settings.HEADERS_TIMEOUT_SECONDS * 1000,
 });
 
 server.on('error', (error) => {

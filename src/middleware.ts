@@ -59,7 +59,10 @@ export const onRequest = defineMiddleware(async (context, next) => {
         : await authenticateSession(context, route, format);
     if (refusal) return refusal;
     if (!locals.user && route.access !== 'public') return signedOutAnswer(context, route, format);
-    return await next();
+    const response = await next();
+    // What a signed-in page shows is private: no cache may keep it, and Back after signing
+    // out must not show it again from the browser's.
+    return locals.user ? withHeader(response, 'Cache-Control', 'no-store') : response;
   } catch (error) {
     return await answerFailure(context, route, format, error);
   }
@@ -100,6 +103,18 @@ async function answerFailure(
   // A browser gets the site's 500 page (which shows the request id); programs a body.
   if (format === 'html') throw error;
   return problemResponse(format, problems.internal(locals.requestId));
+}
+
+/** `response` with the header set; a response whose headers are immutable is copied first. */
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
 }
 
 /** PostgreSQL's error for an id sequence at its end (a Django import can move one there). */

@@ -47,6 +47,15 @@ const configSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   TRUST_PROXY: booleanFlag,
+  HEADERS_TIMEOUT_SECONDS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ error: 'must be a number of seconds' })
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(3600, 'must be at most 3600')
+      .default(60),
+  ),
   APP_NAME: z.preprocess(emptyAsUndefined, z.string().default('pacil-inventory')),
   STUDENT_NAME: z.preprocess(
     emptyAsUndefined,

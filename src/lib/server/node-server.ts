@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import zlib from 'node:zlib';
+import compression from 'compression';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 
@@ -26,6 +28,8 @@ export interface SiteServerOptions {
   logger: Logger;
   /** Trust `X-Forwarded-Proto` from a proxy in front (TRUST_PROXY). */
   trustProxy?: boolean;
+  /** How long a client may take to send a request's headers (HEADERS_TIMEOUT_SECONDS). */
+  headersTimeoutMs?: number;
 }
 
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -98,10 +102,18 @@ export function createSiteServer({
   handler,
   logger,
   trustProxy = false,
+  headersTimeoutMs = 60_000,
 }: SiteServerOptions): http.Server {
-  // Connections are checked for slow headers every second rather than every 30 seconds.
   const server = http.createServer(
-    { connectionsCheckingInterval: 1_000, requireHostHeader: false },
+    {
+      // A client that sends its headers this slowly gets 408. Node checks now and then (every
+      // 30 s by default), so a short timeout is checked more often. Keep it well above the
+      // time a response takes: Node does not restart the clock for the next request on a
+      // kept-alive connection (nodejs/node#58140), so a shorter one ends that request.
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, headersTimeoutMs / 4)),
+      requireHostHeader: false,
+    },
     (req, res) => {
       const started = performance.now();
       // Any id the client sent is replaced: ids in our logs are ours.
@@ -124,17 +136,16 @@ export function createSiteServer({
           'request',
         );
       });
+      useStandardReasonPhrases(res);
       const refusal = refuseUnservableRequest(req);
       if (refusal) {
         res.writeHead(refusal.status, refusal.headers);
         res.end(refusal.message);
         return;
       }
-      handler(req, res);
+      compress(req, res, () => handler(req, res));
     },
   );
-  // A client that sends its headers this slowly gets 408 (Node checks once a second).
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.on('clientError', answerUnparsableRequest);
   // What Node would answer by itself, bare: an Expect it does not know (417), and CONNECT,
   // for which it would close the connection without a word.
@@ -148,8 +159,40 @@ export function createSiteServer({
   return server;
 }
 
-/** How long a client may take to send a request's headers (Node's default is a minute). */
-export const HEADERS_TIMEOUT_MS = 20_000;
+/**
+ * gzip or brotli for whatever can be compressed (HTML, CSS, JS, JSON, XML, CSV), when the
+ * client says it accepts it: pages and exports are text, and shrink to a fifth. The
+ * `compression` package does the negotiation, `Vary` and the streaming, backpressure
+ * included, better than a hand-written wrapper would. Both at their fastest settings: on a
+ * 4 MB export, gzip 1 takes 58 ms for 18.4 % of the size (the default, 6: 101 ms, 17.0 %)
+ * and brotli 1 23 ms for 16.8 % (the package's default, 4: 95 ms, 16.0 %), so a large
+ * export streams at nearly the speed it is read, and a page costs next to nothing.
+ */
+// Typed for Express, it takes plain node:http requests and responses as they are.
+const compress = compression({
+  threshold: 1024,
+  level: zlib.constants.Z_BEST_SPEED,
+  brotli: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } },
+}) as unknown as (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
+
+/**
+ * The status line's reason phrase is the standard one for its code. The adapter copies the
+ * `Response`'s statusText, which Astro leaves as "OK" for a page whose status it changed,
+ * so a refused form said "400 OK".
+ */
+function useStandardReasonPhrases(res: http.ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: http.ServerResponse, status: number, ...rest: unknown[]) {
+    this.statusMessage = http.STATUS_CODES[status] ?? '';
+    // A reason the caller gave itself (a string before the headers) is dropped the same way.
+    const headers = typeof rest[0] === 'string' ? rest.slice(1) : rest;
+    return (writeHead as (...args: unknown[]) => http.ServerResponse).call(
+      this,
+      status,
+      ...headers,
+    );
+  } as typeof res.writeHead;
+}
 
 /** The checks a request must pass before the adapter turns it into a `Request`. */
 function refuseUnservableRequest(
@@ -198,19 +241,22 @@ function responsesInFlight(): Map<string, DrainWaiter> {
 }
 
 function trackResponse(requestId: string, res: http.ServerResponse): void {
-  const waiter: DrainWaiter = () =>
+  // The socket's own buffer is what fills when the client stops reading. Compression sits
+  // between the response and the socket, and has its own idea of the response's 'drain'.
+  const waiter: DrainWaiter = () => {
+    const socket = res.socket;
     // Nothing to wait for once the buffer is below its mark, or the response is over.
-    !res.writableNeedDrain || res.destroyed || res.writableEnded
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
+    if (!socket?.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      res.on('close', done);
+    });
+  };
   responsesInFlight().set(requestId, waiter);
   res.once('close', () => responsesInFlight().delete(requestId));
 }
