@@ -126,7 +126,11 @@ export function openNotificationBus(
 
 /** Acknowledgements a sender still waits for. */
 interface Waiting {
-  remaining: number;
+  /** One more came. */
+  acked(): void;
+  /** As many as there were listening connections when it was sent. */
+  expect(count: number): void;
+  /** Stop waiting. */
   finish(): void;
 }
 
@@ -170,16 +174,23 @@ class PostgresBus implements NotificationBus {
   async publish(db: Kysely<Database>, notification: Notification): Promise<Delivery> {
     const ack = `${this.id}:${(this.sequence += 1)}`;
     const payload = JSON.stringify({ ...notification, ack });
-    // The listening connections, this process's own among them, each acknowledge once.
-    // Visible to every role: pg_stat_activity hides other roles' queries, not their names.
-    const { rows } = await sql<{ listeners: number }>`
-      select pg_notify(${NOTIFICATION_CHANNEL}, ${payload}),
-        (select count(*)::int from pg_stat_activity
-          where datname = current_database() and application_name = ${LISTENER_APPLICATION_NAME})
-        as listeners`.execute(db);
-    // Without a listener of its own this process would hear no acknowledgement.
-    if (!this.listening) return DELIVERED;
-    return this.expectAcks(ack, rows[0]?.listeners ?? 0);
+    // Without a listener of its own this process would hear no acknowledgement. Otherwise
+    // it counts them from now: outside a transaction they may come before the count does.
+    const waiting = this.listening ? this.awaitAcks(ack) : undefined;
+    try {
+      // The listening connections, this process's own among them, each acknowledge once.
+      // Visible to every role: pg_stat_activity hides other roles' queries, not their names.
+      const { rows } = await sql<{ listeners: number }>`
+        select pg_notify(${NOTIFICATION_CHANNEL}, ${payload}),
+          (select count(*)::int from pg_stat_activity
+            where datname = current_database() and application_name = ${LISTENER_APPLICATION_NAME})
+          as listeners`.execute(db);
+      waiting?.expect(rows[0]?.listeners ?? 0);
+    } catch (error) {
+      waiting?.finish();
+      throw error;
+    }
+    return waiting ?? DELIVERED;
   }
 
   subscribe(listener: NotificationListener): () => void {
@@ -203,37 +214,47 @@ class PostgresBus implements NotificationBus {
   }
 
   /**
-   * Waits for `expected` acknowledgements of `ack`. The wait starts now, inside the
-   * transaction, so that none is missed; one whose transaction rolled back simply times out.
+   * Counts the acknowledgements of `ack` until `expect` says how many there are to be. One
+   * whose transaction rolled back is never acknowledged: it simply times out.
    */
-  private expectAcks(ack: string, expected: number): Delivery {
+  private awaitAcks(ack: string): Waiting & Delivery {
+    let received = 0;
+    let expected: number | undefined;
     let awaited = false;
-    const done = new Promise<void>((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.waiting.delete(ack);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        if (awaited) {
-          this.options.log.warn(
-            { missing: waiting.remaining, ackTimeoutMs: this.options.ackTimeoutMs },
-            'not every server process acknowledged a sign-out in time',
-          );
-        }
-        finish();
-      }, this.options.ackTimeoutMs);
-      timer.unref();
-      const waiting: Waiting = { remaining: expected, finish };
-      if (expected > 0) this.waiting.set(ack, waiting);
-      else finish();
-    });
-    return {
+    let resolve!: () => void;
+    const done = new Promise<void>((settle) => (resolve = settle));
+    const finish = () => {
+      clearTimeout(timer);
+      this.waiting.delete(ack);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      if (awaited) {
+        this.options.log.warn(
+          { missing: (expected ?? 0) - received, ackTimeoutMs: this.options.ackTimeoutMs },
+          'not every server process acknowledged a sign-out in time',
+        );
+      }
+      finish();
+    }, this.options.ackTimeoutMs);
+    timer.unref();
+    const waiting: Waiting & Delivery = {
+      acked: () => {
+        received += 1;
+        if (expected !== undefined && received >= expected) finish();
+      },
+      expect: (count) => {
+        expected = count;
+        if (received >= count) finish();
+      },
+      finish,
       delivered: () => {
         awaited = true;
         return done;
       },
     };
+    this.waiting.set(ack, waiting);
+    return waiting;
   }
 
   private async connect(): Promise<void> {
@@ -319,8 +340,7 @@ class PostgresBus implements NotificationBus {
       return;
     }
     if ('acked' in message) {
-      const waiting = this.waiting.get(message.acked);
-      if (waiting && (waiting.remaining -= 1) <= 0) waiting.finish();
+      this.waiting.get(message.acked)?.acked();
       return;
     }
     const notification: Notification =
