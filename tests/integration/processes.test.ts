@@ -1,6 +1,11 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KyselyAdapter } from '../../src/lib/server/auth/lucia.ts';
+import { parseConfig } from '../../src/lib/server/config.ts';
 import {
   LISTENER_APPLICATION_NAME,
   LOCAL_BUS,
@@ -10,7 +15,7 @@ import {
   type NotificationBus,
 } from '../../src/lib/server/db/notifications.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { childProcessIds, runScript, startServer, type RunningServer } from '../helpers/server.ts';
 import {
   PASSWORD,
   registerInDatabase,
@@ -24,7 +29,8 @@ import {
 /**
  * Several server processes on one PostgreSQL database: what one of them ends (a session, a
  * user's sessions, a token) is refused by the others on their very next request, although
- * each remembers the sessions it looked up; and the notification bus that makes it so.
+ * each remembers the sessions it looked up; the notification bus that makes it so; and
+ * `WEB_CONCURRENCY`, which runs several processes from one `npm start`.
  */
 
 const ON_POSTGRES = Boolean(process.env.TEST_DATABASE_URL);
@@ -280,5 +286,102 @@ describe.runIf(ON_POSTGRES)('the notification bus on PostgreSQL', () => {
     expect(openNotificationBus({ databaseUrl: undefined })).toBe(LOCAL_BUS);
     expect(LOCAL_BUS.hearsAll).toBe(true);
     expect(LOCAL_BUS.sends).toBe(false);
+  });
+});
+
+/** GET over a connection of its own (no keep-alive): the status, or 0 when it failed. */
+function freshGet(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', () => resolve(0));
+  });
+}
+
+describe.runIf(ON_POSTGRES)('WEB_CONCURRENCY=2 on PostgreSQL', () => {
+  it('serves from two processes, replaces one killed, and stops with 0 on SIGTERM', async () => {
+    const site = await startSite('postgres', undefined, { WEB_CONCURRENCY: '2' });
+    try {
+      const primary = site.server.process.pid!;
+      const workers = await waitFor(async () => {
+        const children = await childProcessIds(primary);
+        return children.length === 2 ? children : undefined;
+      }, 60_000);
+      const client = await signUp(site.url, 'cluster_user');
+      expect(await apiStatus(client)).toBe(200);
+
+      process.kill(workers[0]!, 'SIGKILL');
+      await waitFor(
+        async () => site.server.output().includes('a server process died') || undefined,
+        10_000,
+      );
+      // The other process answers while the new one starts.
+      const statuses: number[] = [];
+      const replaced = await waitFor(async () => {
+        statuses.push(await freshGet(`${site.url}/healthz`));
+        const children = await childProcessIds(primary);
+        return children.length === 2 && !children.includes(workers[0]!) ? children : undefined;
+      }, 60_000);
+      expect(
+        statuses.every((status) => status === 200),
+        JSON.stringify(statuses),
+      ).toBe(true);
+      expect(replaced).toContain(workers[1]);
+      // The session lives in the database, whichever process answers.
+      for (let i = 0; i < 4; i += 1) expect(await apiStatus(client)).toBe(200);
+
+      const stopped = await site.server.stop('SIGTERM');
+      expect(stopped.code).toBe(0);
+      expect(stopped.ms).toBeLessThan(10_000);
+      for (const pid of replaced) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      await site.close();
+    }
+  });
+});
+
+describe('WEB_CONCURRENCY', () => {
+  // Should one start after all, it takes a port of its own, and is killed after 20 s.
+  const anyPort = { HOST: '127.0.0.1', PORT: '0' };
+
+  it('is a number of processes, or auto for one per core', () => {
+    expect(parseConfig({}).WEB_CONCURRENCY).toBe(1);
+    expect(parseConfig({ WEB_CONCURRENCY: '3' }).WEB_CONCURRENCY).toBe(3);
+    expect(parseConfig({ WEB_CONCURRENCY: 'auto' }).WEB_CONCURRENCY).toBe(availableParallelism());
+  });
+
+  it('refuses to start with a bad value, naming the variable', async () => {
+    for (const value of ['abc', '0', '1.5']) {
+      const result = await runScript(
+        'scripts/start.ts',
+        { ...anyPort, WEB_CONCURRENCY: value },
+        20_000,
+      );
+      expect(result.code, value).toBe(1);
+      expect(result.output).toContain('WEB_CONCURRENCY');
+      expect(result.output).not.toContain('    at ');
+    }
+  });
+
+  it('refuses more than one process on the embedded database, saying what to do', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'pacil-cluster-'));
+    try {
+      const result = await runScript(
+        'scripts/start.ts',
+        { ...anyPort, WEB_CONCURRENCY: '2', DATABASE_URL: '', DATA_DIR: dataDir },
+        20_000,
+      );
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(
+        'the embedded database belongs to one process: set WEB_CONCURRENCY=1, or use PostgreSQL with DATABASE_URL',
+      );
+      // Refused before anything started: no database was made.
+      expect(readdirSync(dataDir)).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
