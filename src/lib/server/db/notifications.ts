@@ -210,7 +210,14 @@ class PostgresBus implements NotificationBus {
     this.client = undefined;
     this.listening = false;
     for (const waiting of this.waiting.values()) waiting.finish();
-    await client?.end().catch(() => undefined);
+    if (!client) return;
+    // A server that went away silently would hold `end` up: the stop does not wait for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.options.heartbeatTimeoutMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
