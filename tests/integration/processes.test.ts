@@ -25,6 +25,7 @@ import {
   startSite,
   type Site,
 } from '../helpers/site.ts';
+import { postForm } from '../security/kit.ts';
 
 /**
  * Several server processes on one PostgreSQL database: what one of them ends (a session, a
@@ -44,16 +45,6 @@ async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
-
-function postForm(client: SiteClient, pathname: string, fields: Record<string, string>) {
-  return client.request(pathname, {
-    method: 'POST',
-    headers: FORM,
-    body: new URLSearchParams(fields).toString(),
-  });
 }
 
 /** The same session (cookie and address) as seen through another server process. */
@@ -100,39 +91,34 @@ describe.runIf(ON_POSTGRES)('two server processes on one PostgreSQL database', (
     expect(page.headers.get('location')).toBe('/login/?next=%2F');
   });
 
-  it('so is "sign out everywhere" through the other', async () => {
-    await signUp(a.url, 'two_everywhere');
-    const inB = await rememberedBy(b.url, 'two_everywhere');
-    const inA = await signIn(a.url, 'two_everywhere');
-    const everywhere = await postForm(inA, '/settings/', { action: 'sign-out-everywhere' });
-    expect(everywhere.status).toBe(303);
-    expect(await apiStatus(inB)).toBe(401);
-  });
-
-  it('so is a password change through the other', async () => {
-    await signUp(a.url, 'two_password');
-    const inB = await rememberedBy(b.url, 'two_password');
-    const inA = await signIn(a.url, 'two_password');
-    const changed = await postForm(inA, '/settings/', {
-      action: 'change-password',
-      old_password: PASSWORD,
-      new_password1: 'Another-Horse-Battery-7',
-      new_password2: 'Another-Horse-Battery-7',
-    });
-    expect(changed.status).toBe(303);
-    expect(await apiStatus(inB)).toBe(401);
-  });
-
-  it('so is a deleted account', async () => {
-    await signUp(a.url, 'two_deleted');
-    const inB = await rememberedBy(b.url, 'two_deleted');
-    const inA = await signIn(a.url, 'two_deleted');
-    const deleted = await postForm(inA, '/settings/', {
-      action: 'delete-account',
-      confirmation: 'two_deleted',
-      password: PASSWORD,
-    });
-    expect(deleted.status).toBe(303);
+  // Each ends every session of the user, through the settings page of A.
+  it.each([
+    ['"sign out everywhere"', 'two_everywhere', () => ({ action: 'sign-out-everywhere' })],
+    [
+      'a password change',
+      'two_password',
+      () => ({
+        action: 'change-password',
+        old_password: PASSWORD,
+        new_password1: 'Another-Horse-Battery-7',
+        new_password2: 'Another-Horse-Battery-7',
+      }),
+    ],
+    [
+      'a deleted account',
+      'two_deleted',
+      (username: string) => ({
+        action: 'delete-account',
+        confirmation: username,
+        password: PASSWORD,
+      }),
+    ],
+  ])('so is %s through the other', async (_, username, fields) => {
+    await signUp(a.url, username);
+    const inB = await rememberedBy(b.url, username);
+    const inA = await signIn(a.url, username);
+    const ended = await postForm(inA, '/settings/', fields(username));
+    expect(ended.status).toBe(303);
     expect(await apiStatus(inB)).toBe(401);
   });
 
