@@ -73,10 +73,20 @@ export interface BenchUser {
   token: string;
   /** `sessionid=<token>`, ready for a Cookie header. */
   cookie: string;
+  /** One such cookie per session the user has; the first is `cookie`. */
+  cookies: string[];
 }
 
-/** A user with an Argon2id password hash and one fresh 30-day session. */
-export async function createUser(db: Kysely<Database>, username: string): Promise<BenchUser> {
+/**
+ * A user with an Argon2id password hash and `sessions` fresh 30-day sessions (one by
+ * default). A user whose requests go to the API needs many: the API takes 600 requests a
+ * minute per session and process, far fewer than a load run makes.
+ */
+export async function createUser(
+  db: Kysely<Database>,
+  username: string,
+  sessions = 1,
+): Promise<BenchUser> {
   const { id } = await db
     .insertInto('users')
     .values({
@@ -87,17 +97,21 @@ export async function createUser(db: Kysely<Database>, username: string): Promis
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const token = generateSessionToken();
-  // A full 30 days left, so Lucia never extends it (no Set-Cookie, no UPDATE) during a run.
+  const tokens = Array.from({ length: sessions }, () => generateSessionToken());
+  // A full 30 days left, so Lucia never extends them (no Set-Cookie, no UPDATE) during a run.
+  const expiresAt = new Date(Date.now() + SESSION_DAYS * 24 * 3600 * 1000);
   await db
     .insertInto('sessions')
-    .values({
-      id: sessionIdFromToken(token),
-      user_id: id,
-      expires_at: new Date(Date.now() + SESSION_DAYS * 24 * 3600 * 1000),
-    })
+    .values(
+      tokens.map((token) => ({
+        id: sessionIdFromToken(token),
+        user_id: id,
+        expires_at: expiresAt,
+      })),
+    )
     .execute();
-  return { id, username, token, cookie: `sessionid=${token}` };
+  const cookies = tokens.map((token) => `sessionid=${token}`);
+  return { id, username, token: tokens[0]!, cookie: cookies[0]!, cookies };
 }
 
 // Deterministic, varied content: quotes, backslashes, markup, tabs, newlines, U+2028,

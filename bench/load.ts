@@ -3,7 +3,7 @@
  * results discarded), then the measured run while the server's resident memory is sampled.
  */
 import autocannon, { type Request } from 'autocannon';
-import { readCpuMs, sampleRss } from './processes.ts';
+import { processGroup, readGroupCpuMs, sampleRss } from './processes.ts';
 
 export interface Scenario {
   /** Short key for --only. */
@@ -14,7 +14,9 @@ export interface Scenario {
   headers: Record<string, string>;
   /** Builds each request's body (POST). */
   body?: () => string;
-  /** The process serving it, whose memory is sampled. */
+  /** Each request's Cookie header, when it changes from one request to the next. */
+  cookie?: () => string;
+  /** The process serving it, whose memory and CPU time are measured (with its workers, if any). */
   pid: number;
 }
 
@@ -38,16 +40,26 @@ export interface LoadResult {
   /** Non-2xx status codes and their counts, e.g. { 503: 4 }. */
   otherStatuses: Record<string, number>;
   totalRequests: number;
-  /** The most resident memory sampled during the measured run (kB). */
+  /** The most resident memory sampled during the measured run (kB; summed over workers). */
   peakRssKb: number;
-  /** The server's CPU time (user + system) per response during the measured run. */
+  /** The server's CPU time (user + system, all its processes) per response during the run. */
   cpuMsPerRequest: number;
 }
 
 function cannon(scenario: Scenario, connections: number, duration: number) {
-  const requests: Request[] | undefined = scenario.body
-    ? [{ setupRequest: (request) => ({ ...request, body: scenario.body!() }) }]
-    : undefined;
+  const { body, cookie } = scenario;
+  const requests: Request[] | undefined =
+    body || cookie
+      ? [
+          {
+            setupRequest: (request) => ({
+              ...request,
+              ...(body ? { body: body() } : {}),
+              ...(cookie ? { headers: { ...request.headers, Cookie: cookie() } } : {}),
+            }),
+          },
+        ]
+      : undefined;
   return autocannon({
     url: scenario.url,
     method: scenario.method ?? 'GET',
@@ -61,10 +73,11 @@ function cannon(scenario: Scenario, connections: number, duration: number) {
 
 export async function runLoad(scenario: Scenario, settings: LoadSettings): Promise<LoadResult> {
   if (settings.warmup > 0) await cannon(scenario, settings.connections, settings.warmup);
-  const sampler = sampleRss(scenario.pid, 50);
-  const cpuBefore = await readCpuMs(scenario.pid);
+  const pids = await processGroup(scenario.pid);
+  const sampler = sampleRss(pids, 50);
+  const cpuBefore = await readGroupCpuMs(pids);
   const result = await cannon(scenario, settings.connections, settings.duration);
-  const cpuMs = (await readCpuMs(scenario.pid)) - cpuBefore;
+  const cpuMs = (await readGroupCpuMs(pids)) - cpuBefore;
   const peakRssKb = await sampler.stop();
   const otherStatuses: Record<string, number> = {};
   let totalRequests = 0;

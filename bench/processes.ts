@@ -110,16 +110,46 @@ export async function readCpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Reads VmRSS every `intervalMs` until stopped; resolves with the most seen (kB). */
-export function sampleRss(pid: number, intervalMs: number): { stop(): Promise<number> } {
+/**
+ * `pid` and the processes it started: the site's server processes when it runs with
+ * WEB_CONCURRENCY > 1 (the primary and its node:cluster workers), else `pid` alone.
+ */
+export async function processGroup(pid: number): Promise<number[]> {
+  try {
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return [pid, ...children.split(' ').filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** The CPU time of several processes together (ms); one that is gone counts 0. */
+export async function readGroupCpuMs(pids: number[]): Promise<number> {
+  const each = await Promise.all(pids.map((pid) => readCpuMs(pid).catch(() => 0)));
+  return each.reduce((sum, ms) => sum + ms, 0);
+}
+
+/**
+ * Reads VmRSS (summed over `pids`) every `intervalMs` until stopped; resolves with the most
+ * seen (kB).
+ */
+export function sampleRss(
+  pids: number | number[],
+  intervalMs: number,
+): { stop(): Promise<number> } {
+  const all = typeof pids === 'number' ? [pids] : pids;
+  const total = async () => {
+    const each = await Promise.all(all.map(async (pid) => (await readMemory(pid)).rssKb));
+    return each.reduce((sum, kb) => sum + kb, 0);
+  };
   let running = true;
   let most = 0;
   const loop = (async () => {
     while (running) {
       try {
-        most = Math.max(most, (await readMemory(pid)).rssKb);
+        most = Math.max(most, await total());
       } catch {
-        return; // the process is gone
+        return; // a process is gone
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
@@ -129,7 +159,7 @@ export function sampleRss(pid: number, intervalMs: number): { stop(): Promise<nu
       running = false;
       await loop;
       try {
-        most = Math.max(most, (await readMemory(pid)).rssKb);
+        most = Math.max(most, await total());
       } catch {
         // gone
       }

@@ -21,10 +21,22 @@ import {
 } from './database.ts';
 import { measureExports, type Download } from './export.ts';
 import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
-import { mb, readMemory, startServerProcess, type ServerProcess } from './processes.ts';
+import {
+  mb,
+  processGroup,
+  readMemory,
+  startServerProcess,
+  type ServerProcess,
+} from './processes.ts';
 
 const SCENARIOS = ['ceiling', 'json', 'xml', 'main', 'post'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
+
+/**
+ * Sessions of the user the POST scenario loads, taken in turn: at 1,500 requests a second
+ * each gets about 350 a minute, within the API's 600 a minute per session and process.
+ */
+const WRITER_SESSIONS = 256;
 
 const TARGETS = { json: 0.6, main: 0.4, exportSeconds: 2, exportRssMb: 200 };
 
@@ -40,6 +52,8 @@ const USAGE = `usage: npm run bench -- [options]
   --export N          then seed N items for a second user and time GET /json/ and /xml/
   --export-repeats N  downloads of each format in the export case (3)
   --rounds N          run the scenarios N times, interleaved; report the median (1)
+  --web-concurrency N also run the site with WEB_CONCURRENCY=N (node:cluster workers) and
+                      load it beside the one process, scenario by scenario (1: off)
   --only LIST         load scenarios, comma-separated: ${SCENARIOS.join(',')} (all); none
   --node-flags S      node's flags for the site instead of those of \`npm start\`
                       (package.json), e.g. "" or "--max-semi-space-size=4"
@@ -61,6 +75,7 @@ interface Options {
   exportItems: number;
   exportRepeats: number;
   rounds: number;
+  webConcurrency: number;
   only: Set<ScenarioKey>;
   cpuProfDir: string | undefined;
   nodeOptions: string | undefined;
@@ -81,6 +96,7 @@ function parseOptions(argv: string[]): Options | undefined {
       export: { type: 'string', default: '0' },
       'export-repeats': { type: 'string', default: '3' },
       rounds: { type: 'string', default: '1' },
+      'web-concurrency': { type: 'string', default: '1' },
       only: { type: 'string', default: SCENARIOS.join(',') },
       'cpu-prof': { type: 'string' },
       'node-options': { type: 'string' },
@@ -115,6 +131,7 @@ function parseOptions(argv: string[]): Options | undefined {
     exportItems: count('export', values.export, 0),
     exportRepeats: count('export-repeats', values['export-repeats'], 1),
     rounds: count('rounds', values.rounds, 1),
+    webConcurrency: count('web-concurrency', values['web-concurrency'], 1),
     only,
     cpuProfDir: values['cpu-prof'],
     nodeOptions: values['node-options'],
@@ -149,25 +166,29 @@ function verdict(ratio: number, target: number): string {
   return ratio >= target ? `meets ≥ ${percent(target)}` : `BELOW the ${percent(target)} target`;
 }
 
+/** The site as `npm start` runs it: one process, or `processes` node:cluster workers. */
 async function startSite(
   database: BenchDatabase,
   options: Options,
   logLevel: string,
   logDir: string,
   profileDir?: string,
+  processes = 1,
 ): Promise<ServerProcess> {
+  const several = processes > 1 ? `×${processes}` : '';
   const site = await startServerProcess({
-    name: `site (LOG_LEVEL=${logLevel})`,
+    name: `site${several} (LOG_LEVEL=${logLevel})`,
     script: 'scripts/start.ts',
     env: {
       DATABASE_URL: database.url,
       DB_POOL_SIZE: String(options.pool),
       LOG_LEVEL: logLevel,
       NODE_ENV: 'production',
+      WEB_CONCURRENCY: String(processes),
       ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
     },
     nodeArgs: [...options.nodeFlags, ...cpuProfArgs(profileDir)],
-    logFile: path.join(logDir, `site-${logLevel}.log`),
+    logFile: path.join(logDir, `site${several}-${logLevel}.log`),
   });
   cleanups.push(() => site.stop());
   return site;
@@ -279,14 +300,17 @@ function exportTable(downloads: Download[], items: number): string {
   );
 }
 
+/** The scenarios in `keys`; `name` labels the site's (and suffixes their keys) when not 'site'. */
 function scenariosFor(
   keys: Set<ScenarioKey>,
   site: ServerProcess,
   ceiling: ServerProcess | undefined,
   reader: BenchUser,
   writer: BenchUser,
+  name = 'site',
 ): Scenario[] {
   let posted = 0;
+  const suffix = name === 'site' ? '' : name.slice('site'.length);
   const all: Record<ScenarioKey, Scenario | undefined> = {
     ceiling: ceiling && {
       key: 'ceiling',
@@ -296,29 +320,29 @@ function scenariosFor(
       pid: ceiling.pid,
     },
     json: {
-      key: 'json',
-      label: 'site GET /json/',
+      key: `json${suffix}`,
+      label: `${name} GET /json/`,
       url: `${site.url}/json/`,
       headers: { Cookie: reader.cookie },
       pid: site.pid,
     },
     xml: {
-      key: 'xml',
-      label: 'site GET /xml/',
+      key: `xml${suffix}`,
+      label: `${name} GET /xml/`,
       url: `${site.url}/xml/`,
       headers: { Cookie: reader.cookie },
       pid: site.pid,
     },
     main: {
-      key: 'main',
-      label: 'site GET / (signed in)',
+      key: `main${suffix}`,
+      label: `${name} GET / (signed in)`,
       url: `${site.url}/`,
       headers: { Cookie: reader.cookie, Accept: 'text/html' },
       pid: site.pid,
     },
     post: {
-      key: 'post',
-      label: 'site POST /api/items',
+      key: `post${suffix}`,
+      label: `${name} POST /api/items`,
       url: `${site.url}/api/items`,
       method: 'POST',
       // The writer is another user, so the reader's /json/ stays the same size.
@@ -329,6 +353,8 @@ function scenariosFor(
         Accept: 'application/json',
       },
       body: () => JSON.stringify(itemFor((posted += 1))),
+      // Round the writer's sessions, each within the API's budget per session and minute.
+      cookie: () => writer.cookies[posted % writer.cookies.length]!,
       pid: site.pid,
     },
   };
@@ -461,7 +487,40 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
     await verifyIdenticalJson(site, ceiling, reader, options.items);
   }
 
-  const scenarios = scenariosFor(options.only, site, ceiling, reader, writer);
+  let scenarios = scenariosFor(options.only, site, ceiling, reader, writer);
+  let cluster: ServerProcess | undefined;
+  if (options.webConcurrency > 1) {
+    cluster = await startSite(
+      database,
+      options,
+      options.logLevel,
+      logDir,
+      undefined,
+      options.webConcurrency,
+    );
+    const pids = await processGroup(cluster.pid);
+    const rss = await Promise.all(pids.map(async (pid) => (await readMemory(pid)).rssKb));
+    console.log(
+      `${cluster.name}: ${cluster.url}, WEB_CONCURRENCY=${options.webConcurrency}: primary ` +
+        `pid ${cluster.pid}, workers ${pids.slice(1).join(', ')}; RSS at start ` +
+        `${mb(rss.reduce((sum, kb) => sum + kb, 0))} together`,
+    );
+    const many = scenariosFor(
+      options.only,
+      cluster,
+      undefined,
+      reader,
+      writer,
+      `site×${options.webConcurrency}`,
+    );
+    // Each of the site's scenarios beside its counterpart, so both see the same drift.
+    scenarios = scenarios.flatMap((one) => {
+      const counterpart = many.find(
+        (other) => other.key === `${one.key}×${options.webConcurrency}`,
+      );
+      return counterpart ? [one, counterpart] : [one];
+    });
+  }
   await preflight(scenarios.filter((s) => s.key !== 'ceiling'));
   console.log(
     `load: ${options.connections} connections, ${options.warmup} s warm-up + ` +
@@ -482,6 +541,11 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
   if (ceiling) {
     console.log(`ceiling peak RSS (VmHWM): ${mb((await readMemory(ceiling.pid)).peakKb)}`);
     await ceiling.stop();
+  }
+  if (cluster) {
+    compareProcesses(results, options.webConcurrency);
+    if (failed(results)) console.error(`${cluster.name} log (last lines):\n${cluster.logTail()}`);
+    await cluster.stop();
   }
   const ceilingResult = results.find((r) => r.scenario.key === 'ceiling');
   for (const key of ['json', 'main'] as const) {
@@ -504,6 +568,29 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
   // Stopping writes the CPU profile, if one was asked for.
   await site.stop();
   return results;
+}
+
+/** With --web-concurrency: each site scenario with n processes beside the same with one. */
+function compareProcesses(results: RoundsResult[], processes: number): void {
+  const times = (ratio: number) => `${ratio.toFixed(2)}×`;
+  for (const many of results) {
+    const key = many.scenario.key;
+    if (!key.endsWith(`×${processes}`)) continue;
+    const one = results.find((r) => r.scenario.key === key.slice(0, key.lastIndexOf('×')));
+    if (!one) continue;
+    const perRound = many.rounds.map(
+      (r, i) => r.requestsPerSecond / one.rounds[i]!.requestsPerSecond,
+    );
+    console.log(
+      `${many.scenario.label} ÷ ${one.scenario.label}: ` +
+        `${times(many.requestsPerSecond / one.requestsPerSecond)} req/s ` +
+        `(${one.requestsPerSecond.toFixed(0)} → ${many.requestsPerSecond.toFixed(0)}` +
+        (perRound.length > 1 ? `; round by round ${perRound.map(times).join(', ')}` : '') +
+        `), ` +
+        `p99 ${one.p99.toFixed(1)} → ${many.p99.toFixed(1)} ms, ` +
+        `CPU ms/req ${one.cpuMsPerRequest.toFixed(2)} → ${many.cpuMsPerRequest.toFixed(2)}`,
+    );
+  }
 }
 
 /** Phase 2: the large export, on a fresh site so that its memory is the export's alone. */
@@ -613,7 +700,7 @@ export async function main(argv: string[]): Promise<number> {
     cleanups.push(() => database.drop());
     const { db } = database.handle;
     const reader = await createUser(db, 'bench_reader');
-    const writer = await createUser(db, 'bench_writer');
+    const writer = await createUser(db, 'bench_writer', WRITER_SESSIONS);
     await seedItems(db, reader.id, options.items);
     console.log(`PostgreSQL: ${database.version}`);
     console.log(`database: ${database.name}; ${options.items} items for ${reader.username}`);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from '../../scripts/free-port.ts';
 import { ROOT } from '../../scripts/build-if-stale.ts';
@@ -58,10 +59,14 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
   };
 }
 
-/** Runs a command to completion and returns its exit code and output. */
+/**
+ * Runs a command to completion and returns its exit code and output. With `timeoutMs`, a
+ * command still running then (a server that should have refused to start) is killed.
+ */
 export async function runScript(
   script: string,
   env: Record<string, string>,
+  timeoutMs?: number,
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [path.join(ROOT, script)], {
     cwd: ROOT,
@@ -71,6 +76,19 @@ export async function runScript(
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer =
+    timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
   return { code, output };
+}
+
+/** The processes `pid` started that are still running (a cluster's workers), from /proc. */
+export async function childProcessIds(pid: number): Promise<number[]> {
+  try {
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return children.split(' ').filter(Boolean).map(Number);
+  } catch {
+    return []; // the process is gone
+  }
 }

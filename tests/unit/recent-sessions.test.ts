@@ -72,4 +72,29 @@ describe('RecentSessions', () => {
     recent.extend('a', later);
     expect(recent.get('a')?.[0].expiresAt).toEqual(later);
   });
+
+  it('keeps sessions only unheardTtlMs while changes made elsewhere may not reach it', async () => {
+    let hearsAll = false;
+    const recent = new RecentSessions(
+      { ttlMs: 60_000, unheardTtlMs: 40, maxEntries: 3 },
+      () => hearsAll,
+    );
+    recent.remember('a', sessionOf('a', 1), recent.lookupStarted());
+    hearsAll = true;
+    recent.remember('b', sessionOf('b', 2), recent.lookupStarted());
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Remembered while not hearing: gone after the short ttl, even once hearing again.
+    expect(recent.get('a')).toBeUndefined();
+    expect(recent.get('b')?.[0].id).toBe('b');
+  });
+
+  it('forgets everything on clear, and a lookup under way keeps nothing', () => {
+    const recent = new RecentSessions({ ttlMs: 60_000, maxEntries: 3 });
+    recent.remember('a', sessionOf('a', 1), recent.lookupStarted());
+    const mark = recent.lookupStarted();
+    recent.clear();
+    expect(recent.get('a')).toBeUndefined();
+    recent.remember('b', sessionOf('b', 2), mark);
+    expect(recent.get('b')).toBeUndefined();
+  });
 });

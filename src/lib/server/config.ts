@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -13,6 +14,9 @@ const booleanFlag = z.preprocess(
     .default('false')
     .transform((value) => value === 'true' || value === '1' || value === 'yes'),
 );
+
+const MAX_PROCESSES = 1024;
+const PROCESS_COUNT = `must be a whole number from 1 to ${MAX_PROCESSES}, or auto (one per core)`;
 
 const configSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('localhost')),
@@ -42,6 +46,23 @@ const configSchema = z.object({
       .default(10),
   ),
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
+  /** Server processes `npm start` runs (node:cluster); `auto` is one per core. */
+  WEB_CONCURRENCY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .union(
+        [
+          z.literal('auto').transform(() => availableParallelism()),
+          z.coerce
+            .number()
+            .int(PROCESS_COUNT)
+            .min(1, PROCESS_COUNT)
+            .max(MAX_PROCESSES, PROCESS_COUNT),
+        ],
+        { error: PROCESS_COUNT },
+      )
+      .default(1),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

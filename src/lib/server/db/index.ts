@@ -2,6 +2,7 @@ import { config } from '../config.ts';
 import { onShutdown } from '../lifecycle.ts';
 import { logger } from '../logger.ts';
 import { openDatabase } from './connect.ts';
+import { openNotificationBus } from './notifications.ts';
 
 export type { Database } from './types.ts';
 export { isDatabaseUnavailable, pingDatabase } from './connect.ts';
@@ -18,3 +19,11 @@ onShutdown(handle.close);
 /** The process's one database handle (a `pg` pool, or the embedded PGlite database). */
 export const db = handle.db;
 export const databaseBackend = handle.backend;
+
+/** Tells every process sharing the database what to forget (nothing to tell on PGlite). */
+export const notifications = openNotificationBus({
+  databaseUrl: settings.DATABASE_URL,
+  log: logger,
+});
+// Hooks run newest first: the listener closes before the pool.
+onShutdown(() => notifications.close());
