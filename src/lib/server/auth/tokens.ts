@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, TokenScope } from '../db/types.ts';
 import { SessionEndedError } from './session-ended.ts';
+import { lockUser } from './users.ts';
 import { sha256Hex } from '../sha256.ts';
 
 /**
@@ -55,13 +56,7 @@ export function createApiToken(
   { name, scope, expiresAt }: { name: string; scope: TokenScope; expiresAt: Date | null },
 ): Promise<CreateTokenOutcome> {
   return db.transaction().execute(async (trx) => {
-    const owner = await trx
-      .selectFrom('users')
-      .select('id')
-      .where('id', '=', userId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!owner) throw new SessionEndedError();
+    if (!(await lockUser(trx, userId))) throw new SessionEndedError();
     const { count } = await trx
       .selectFrom('api_tokens')
       .select(sql<number>`count(*)::int`.as('count'))

@@ -1,0 +1,165 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../db/types.ts';
+
+/**
+ * The users repository: every query on `users` the auth services make (Lucia's adapter keeps
+ * its own session-and-user join in lucia.ts). Functions take the database handle or a
+ * transaction first and answer in the domain's names, never with rows.
+ */
+type Db = Kysely<Database>;
+
+/** What sign-in needs to know about the user a username names. */
+export interface SignInCandidate {
+  id: number;
+  username: string;
+  passwordHash: string;
+  isActive: boolean;
+}
+
+/** A signed-in user's account, as the settings forms check it. */
+export interface AccountCredentials {
+  username: string;
+  usernameKey: string;
+  passwordHash: string;
+}
+
+export interface NewUser {
+  username: string;
+  usernameKey: string;
+  passwordHash: string;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+}
+
+/** True when some user already holds the username key (`Alice` and `alice` are one name). */
+export async function isUsernameKeyTaken(db: Db, usernameKey: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('username_key', '=', usernameKey)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Stores a new user and returns its id, or null when the username key is taken: the unique
+ * index decides races, so of two registrations for one name at once exactly one gets an id.
+ */
+export async function insertUser(db: Db, user: NewUser): Promise<number | null> {
+  try {
+    const row = await db
+      .insertInto('users')
+      .values({
+        username: user.username,
+        username_key: user.usernameKey,
+        password_hash: user.passwordHash,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return null;
+  }
+}
+
+export async function findUserForSignIn(
+  db: Db,
+  usernameKey: string,
+): Promise<SignInCandidate | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['id', 'username', 'password_hash', 'is_active'])
+    .where('username_key', '=', usernameKey)
+    .executeTakeFirst();
+  return (
+    row && {
+      id: row.id,
+      username: row.username,
+      passwordHash: row.password_hash,
+      isActive: row.is_active,
+    }
+  );
+}
+
+/** Notes a successful sign-in; `passwordHash` replaces the stored hash when given. */
+export async function recordSignIn(
+  db: Db,
+  userId: number,
+  { at, passwordHash }: { at: Date; passwordHash?: string | undefined },
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({
+      last_login_at: at,
+      ...(passwordHash === undefined ? {} : { password_hash: passwordHash }),
+    })
+    .where('id', '=', userId)
+    .execute();
+}
+
+export async function findAccountCredentials(
+  db: Db,
+  userId: number,
+): Promise<AccountCredentials | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['username', 'username_key', 'password_hash'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return (
+    row && {
+      username: row.username,
+      usernameKey: row.username_key,
+      passwordHash: row.password_hash,
+    }
+  );
+}
+
+export async function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ password_hash: passwordHash })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Deletes the user; items, sessions and tokens go with it (ON DELETE CASCADE). */
+export async function deleteUser(db: Db, userId: number): Promise<void> {
+  await db.deleteFrom('users').where('id', '=', userId).execute();
+}
+
+/**
+ * Locks the user's row until the transaction ends, so that work counted per user (tokens)
+ * is counted by one transaction at a time. False when there is no such user.
+ */
+export async function lockUser(trx: Transaction<Database>, userId: number): Promise<boolean> {
+  const row = await trx
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The cost classes of the Django hashes still stored, at most `limit` of them: a PBKDF2
+ * hash's algorithm and iterations (`pbkdf2_sha256$1000000`), a Django Argon2 hash's fields
+ * before the salt (`argon2$argon2id$v=19$m=102400,t=2,p=8`).
+ */
+export async function storedDjangoHashClasses(db: Db, limit: number): Promise<string[]> {
+  const rows = await sql<{ hash_class: string }>`
+    select distinct case
+      when password_hash like 'pbkdf2%' then array_to_string((string_to_array(password_hash, '$'))[1:2], '$')
+      else array_to_string((string_to_array(password_hash, '$'))[1:4], '$')
+    end as hash_class
+    from users
+    where password_hash like 'pbkdf2%' or password_hash like 'argon2$%'
+    limit ${limit}`.execute(db);
+  return rows.rows.map((row) => row.hash_class);
+}
