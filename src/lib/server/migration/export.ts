@@ -17,6 +17,7 @@ import {
   makeUnusablePassword,
   phcArgon2ToDjango,
 } from '../auth/django-hashers.ts';
+import { keysetBatches } from '../db/keyset.ts';
 import type { Database } from '../db/types.ts';
 import { ITEM_MODEL, USER_MODEL } from './records.ts';
 
@@ -127,16 +128,13 @@ export async function exportDjangoDump(
     .setAccessMode('read only')
     .execute(async (trx) => {
       await writer.open();
-      for (let after = 0; ;) {
-        const users = await trx
+      const userBatches = keysetBatches(
+        trx
           .selectFrom('users')
-          .select(['id', 'username', 'password_hash', 'is_active', 'created_at', 'last_login_at'])
-          .where('id', '>', after)
-          .orderBy('id')
-          .limit(batchSize)
-          .execute();
-        if (users.length === 0) break;
-        after = users.at(-1)!.id;
+          .select(['id', 'username', 'password_hash', 'is_active', 'created_at', 'last_login_at']),
+        batchSize,
+      );
+      for await (const users of userBatches) {
         await writer.records(
           users.map((user) => {
             const { password, kind } = djangoPasswordFor(user.password_hash);
@@ -164,16 +162,11 @@ export async function exportDjangoDump(
         summary.users += users.length;
         progress(users.length);
       }
-      for (let after = 0; ;) {
-        const items = await trx
-          .selectFrom('items')
-          .select(['id', 'user_id', 'name', 'amount', 'description'])
-          .where('id', '>', after)
-          .orderBy('id')
-          .limit(batchSize)
-          .execute();
-        if (items.length === 0) break;
-        after = items.at(-1)!.id;
+      const itemBatches = keysetBatches(
+        trx.selectFrom('items').select(['id', 'user_id', 'name', 'amount', 'description']),
+        batchSize,
+      );
+      for await (const items of itemBatches) {
         await writer.records(
           items.map((item) => ({
             model: ITEM_MODEL,
