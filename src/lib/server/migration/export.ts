@@ -17,6 +17,7 @@ import {
   makeUnusablePassword,
   phcArgon2ToDjango,
 } from '../auth/django-hashers.ts';
+import { plural } from '../../plural.ts';
 import { keysetBatches } from '../db/keyset.ts';
 import type { Database } from '../db/types.ts';
 import { ITEM_MODEL, USER_MODEL } from './records.ts';
@@ -186,9 +187,6 @@ export async function exportDjangoDump(
     });
   return summary;
 }
-
-const plural = (count: number, one: string, many = `${one}s`) =>
-  `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
 
 /** The summary printed by `npm run export:django`. */
 export function formatExportSummary(summary: ExportSummary, target: string): string {
