@@ -8,12 +8,7 @@ import { startSession } from './sessions.ts';
 import { SessionEndedError } from './session-ended.ts';
 import { clearAttempts, SIGN_IN_POLICY, takeAttempt, throttleKeys } from './throttle.ts';
 import { revokeAllApiTokensForUser } from './tokens.ts';
-import {
-  deleteUser,
-  findAccountCredentials,
-  setPasswordHash,
-  type AccountCredentials,
-} from './users.ts';
+import { deleteUser, findUserById, setPasswordHash, type UserAccount } from './users.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /**
@@ -35,8 +30,8 @@ export type SettingsOutcome<T> =
   | { status: 'throttled'; retryAfterSeconds: number };
 
 /** The account behind a session; a session whose account was deleted meanwhile has ended. */
-async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountCredentials> {
-  const account = await findAccountCredentials(db, userId);
+async function accountOf(db: Kysely<Database>, userId: number): Promise<UserAccount> {
+  const account = await findUserById(db, userId);
   if (!account) throw new SessionEndedError();
   return account;
 }
@@ -44,7 +39,7 @@ async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountC
 /** Checks the current password within the sign-in limit; undefined when it is right. */
 async function checkPassword(
   db: Kysely<Database>,
-  account: AccountCredentials,
+  account: UserAccount,
   password: string,
   client: string,
 ): Promise<{ retryAfterSeconds: number } | 'wrong' | undefined> {

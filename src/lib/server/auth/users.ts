@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../db/types.ts';
+import type { Database, UserRow } from '../db/types.ts';
 
 /**
  * The users repository: every query on `users` the auth services make (Lucia's adapter keeps
@@ -8,19 +8,15 @@ import type { Database } from '../db/types.ts';
  */
 type Db = Kysely<Database>;
 
-/** What sign-in needs to know about the user a username names. */
-export interface SignInCandidate {
+/** A user as sign-in and the settings forms check it. */
+export interface UserAccount {
   id: number;
+  /** As the user typed it, after NFKC normalization. */
   username: string;
-  passwordHash: string;
-  isActive: boolean;
-}
-
-/** A signed-in user's account, as the settings forms check it. */
-export interface AccountCredentials {
-  username: string;
+  /** NFKC and lower case: the unique key that makes `Alice` and `alice` one name. */
   usernameKey: string;
   passwordHash: string;
+  isActive: boolean;
 }
 
 export interface NewUser {
@@ -67,23 +63,34 @@ export async function insertUser(db: Db, user: NewUser): Promise<number | null> 
   }
 }
 
+const ACCOUNT_COLUMNS = ['id', 'username', 'username_key', 'password_hash', 'is_active'] as const;
+
+function accounts(db: Db) {
+  return db.selectFrom('users').select(ACCOUNT_COLUMNS);
+}
+
+function toAccount(row: Pick<UserRow, (typeof ACCOUNT_COLUMNS)[number]>): UserAccount {
+  return {
+    id: row.id,
+    username: row.username,
+    usernameKey: row.username_key,
+    passwordHash: row.password_hash,
+    isActive: row.is_active,
+  };
+}
+
+/** The user a username names, by its key (see `usernameKey`). */
 export async function findUserForSignIn(
   db: Db,
   usernameKey: string,
-): Promise<SignInCandidate | undefined> {
-  const row = await db
-    .selectFrom('users')
-    .select(['id', 'username', 'password_hash', 'is_active'])
-    .where('username_key', '=', usernameKey)
-    .executeTakeFirst();
-  return (
-    row && {
-      id: row.id,
-      username: row.username,
-      passwordHash: row.password_hash,
-      isActive: row.is_active,
-    }
-  );
+): Promise<UserAccount | undefined> {
+  const row = await accounts(db).where('username_key', '=', usernameKey).executeTakeFirst();
+  return row && toAccount(row);
+}
+
+export async function findUserById(db: Db, userId: number): Promise<UserAccount | undefined> {
+  const row = await accounts(db).where('id', '=', userId).executeTakeFirst();
+  return row && toAccount(row);
 }
 
 /** Notes a successful sign-in; `passwordHash` replaces the stored hash when given. */
@@ -100,24 +107,6 @@ export async function recordSignIn(
     })
     .where('id', '=', userId)
     .execute();
-}
-
-export async function findAccountCredentials(
-  db: Db,
-  userId: number,
-): Promise<AccountCredentials | undefined> {
-  const row = await db
-    .selectFrom('users')
-    .select(['username', 'username_key', 'password_hash'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return (
-    row && {
-      username: row.username,
-      usernameKey: row.username_key,
-      passwordHash: row.password_hash,
-    }
-  );
 }
 
 export async function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<void> {
