@@ -16,11 +16,10 @@ import { REQUIRED_MESSAGE } from './username.ts';
  * session, delete the account. Each asks for the current password; wrong guesses count
  * against the same limit as failed sign-ins, so a stolen session cannot be used to guess it.
  */
-export const WRONG_OLD_PASSWORD_MESSAGE =
+const WRONG_OLD_PASSWORD_MESSAGE =
   'Your old password was entered incorrectly. Please enter it again.';
-export const WRONG_PASSWORD_MESSAGE =
-  'Your password was entered incorrectly. Please enter it again.';
-export const CONFIRMATION_MESSAGE = 'Type your username exactly as shown to confirm.';
+const WRONG_PASSWORD_MESSAGE = 'Your password was entered incorrectly. Please enter it again.';
+const CONFIRMATION_MESSAGE = 'Type your username exactly as shown to confirm.';
 
 type Errors = Record<string, string[]>;
 

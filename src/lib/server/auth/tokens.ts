@@ -10,10 +10,8 @@ import { sha256Hex } from '../sha256.ts';
  * prefix lets secret scanners recognise a leaked token; the database keeps only its
  * SHA-256, so a leaked table signs nobody in.
  */
-export const TOKEN_PREFIX = 'pi_';
+const TOKEN_PREFIX = 'pi_';
 const TOKEN_SHAPE = /^pi_[A-Za-z0-9_-]{43}$/;
-
-export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'read-write'];
 
 export interface ApiToken {
   id: number;
@@ -36,7 +34,7 @@ function hashToken(token: string): string {
   return sha256Hex(token);
 }
 
-export function isTokenShaped(token: string): boolean {
+function isTokenShaped(token: string): boolean {
   return TOKEN_SHAPE.test(token);
 }
 

@@ -3,8 +3,7 @@ import { onShutdown } from '../lifecycle.ts';
 import { logger } from '../logger.ts';
 import { openDatabase } from './connect.ts';
 
-export type { Database } from './types.ts';
-export { isDatabaseUnavailable, pingDatabase } from './connect.ts';
+export { pingDatabase } from './connect.ts';
 
 const settings = config();
 const handle = openDatabase({
@@ -17,4 +16,3 @@ onShutdown(handle.close);
 
 /** The process's one database handle (a `pg` pool, or the embedded PGlite database). */
 export const db = handle.db;
-export const databaseBackend = handle.backend;

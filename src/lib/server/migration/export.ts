@@ -45,7 +45,7 @@ export interface ExportOptions {
 export type PasswordExport = { password: string; kind: keyof ExportSummary['passwords'] };
 
 /** What to write as a user's Django `password` field, given the hash stored here. */
-export function djangoPasswordFor(storedHash: string): PasswordExport {
+function djangoPasswordFor(storedHash: string): PasswordExport {
   const format = classifyPasswordHash(storedHash);
   if (format.kind === 'argon2id') {
     const converted = phcArgon2ToDjango(storedHash);
@@ -66,7 +66,7 @@ export function djangoPasswordFor(storedHash: string): PasswordExport {
  * Django's JSON encoder: ISO 8601 in UTC with `Z`, milliseconds only when there are any
  * (`isoformat()` leaves out a zero fraction).
  */
-export function djangoDateTime(date: Date | null): string | null {
+function djangoDateTime(date: Date | null): string | null {
   if (date === null) return null;
   const iso = date.toISOString();
   return date.getUTCMilliseconds() === 0 ? iso.replace(/\.000Z$/, 'Z') : iso;
