@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { ItemInput, ItemPatch } from '../item-schema.ts';
 import { AMOUNT_MAX } from '../item-schema.ts';
-import { keysetBatches } from './db/keyset.ts';
 import type { Database, ItemRow } from './db/types.ts';
+import { keysetBatches } from './db/keyset.ts';
 import { sha256Hex } from './sha256.ts';
 
 /**

@@ -16,3 +16,4 @@ onShutdown(handle.close);
 
 /** The process's one database handle (a `pg` pool, or the embedded PGlite database). */
 export const db = handle.db;
+export const databaseBackend = handle.backend;
