@@ -20,6 +20,13 @@ export default tseslint.config(
     },
   },
   {
+    // Astro and Svelte escape whatever they render except where a template asks for raw
+    // HTML; none may, so no user data can reach a page as markup. (Svelte's recommended
+    // config already refuses `{@html}` with svelte/no-at-html-tags.)
+    files: ['**/*.astro'],
+    rules: { 'astro/no-set-html-directive': 'error' },
+  },
+  {
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: tseslint.parser } },
   },

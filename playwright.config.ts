@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defineConfig, devices } from '@playwright/test';
 import { freePort } from './scripts/free-port.ts';
+import { serverNodeFlags } from './scripts/server-node-flags.ts';
 
 // One production server for the run, on a free port, with a fresh embedded database. The
 // config is evaluated again in each worker; the environment carries the first choice along.
@@ -50,7 +51,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: 'node scripts/start.ts',
+    // As `npm start` runs it: the same V8 heap flags, so the browser tests see production.
+    command: ['node', ...serverNodeFlags(), 'scripts/start.ts'].join(' '),
     url: `${baseURL}/healthz`,
     reuseExistingServer: false,
     timeout: 180_000,

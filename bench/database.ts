@@ -12,8 +12,7 @@ import { openDatabase, type DatabaseHandle } from '../src/lib/server/db/connect.
 import { migrateToLatest } from '../src/lib/server/db/migrate.ts';
 import type { Database } from '../src/lib/server/db/types.ts';
 
-export const ADMIN_URL =
-  process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const NAME_PATTERN = /^pacil_bench_[0-9a-f]{12}$/;
 const SESSION_DAYS = 30;

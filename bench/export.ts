@@ -5,10 +5,17 @@
  * the process's whole life, the load runs included). Each body must be complete: JSON.parse
  * must give every item, and the XML must hold one `<object ` per item.
  *
+ * First, a client that stalls (`stalledDownload`): it takes the first bytes of /json/, then
+ * reads nothing for `--export-stall` seconds, while the server's memory is sampled. A server
+ * that paces the export by the socket (waitForDrain in node-server.ts) holds a batch or two;
+ * one that does not serializes the rest into its socket buffer, and grows by more than the
+ * export. (`npm test` checks the behaviour, by CPU time: tests/integration/exports.test.ts.)
+ *
  * `node bench/export.ts` still works: it runs only this case (BENCH_ITEMS items, 100,000 by
  * default) through bench/run.ts.
  */
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { readCpuMs, readMemory, sampleRss } from './processes.ts';
 
 export interface Download {
@@ -53,15 +60,7 @@ export async function download(
 
   // Verified after the clock stopped: parsing is the client's time, not the server's.
   const body = Buffer.concat(chunks);
-  const text = body.toString('utf8');
-  let objects: number;
-  if (format === 'json') {
-    const parsed = JSON.parse(text) as unknown;
-    objects = Array.isArray(parsed) ? parsed.length : -1;
-  } else {
-    objects = text.match(/<object /g)?.length ?? 0;
-    if (!text.trimEnd().endsWith('</django-objects>')) objects = -1;
-  }
+  const objects = countObjects(format, body);
   return {
     format,
     status: response.status,
@@ -73,6 +72,76 @@ export async function download(
     rssBeforeKb,
     cpuMs,
     objects,
+  };
+}
+
+/** Items in an export's body, or -1 when it is not a whole export. */
+function countObjects(format: 'json' | 'xml', body: Buffer): number {
+  const text = body.toString('utf8');
+  if (format === 'json') {
+    const parsed = JSON.parse(text) as unknown;
+    return Array.isArray(parsed) ? parsed.length : -1;
+  }
+  if (!text.trimEnd().endsWith('</django-objects>')) return -1;
+  return text.match(/<object /g)?.length ?? 0;
+}
+
+export interface StalledDownload {
+  status: number;
+  bytes: number;
+  stallMs: number;
+  /** The server's resident memory just before the request (kB). */
+  rssBeforeKb: number;
+  /** The most resident memory seen while the client read nothing (kB). */
+  peakRssKb: number;
+  /** The server's CPU time while the client read nothing. */
+  stalledCpuMs: number;
+  objects: number;
+}
+
+/**
+ * GET /json/ by a client that takes the first bytes and then reads nothing for `stallMs`,
+ * over raw HTTP/1.0 (no chunking: the body is what follows the headers), sampling the
+ * server's memory meanwhile; then it reads the rest, which must be the whole export.
+ */
+export async function stalledDownload(
+  baseUrl: string,
+  cookie: string,
+  pid: number,
+  stallMs: number,
+): Promise<StalledDownload> {
+  const url = new URL(baseUrl);
+  const rssBeforeKb = (await readMemory(pid)).rssKb;
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.write(`GET /json/ HTTP/1.0\r\nHost: ${url.host}\r\nCookie: ${cookie}\r\n\r\n`);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on('end', resolve);
+    socket.on('error', reject);
+  });
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  const sampler = sampleRss(pid, 20);
+  const cpuBefore = await readCpuMs(pid);
+  await new Promise((resolve) => setTimeout(resolve, stallMs));
+  const stalledCpuMs = (await readCpuMs(pid)) - cpuBefore;
+  const peakRssKb = await sampler.stop();
+  socket.resume();
+  await ended;
+
+  const response = Buffer.concat(chunks);
+  const end = response.indexOf('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(response.toString('latin1', 0, 16))?.[1]);
+  const body = response.subarray(end + 4);
+  return {
+    status,
+    bytes: body.length,
+    stallMs,
+    rssBeforeKb,
+    peakRssKb,
+    stalledCpuMs,
+    objects: end === -1 ? -1 : countObjects('json', body),
   };
 }
 

@@ -19,7 +19,7 @@ import {
   type BenchDatabase,
   type BenchUser,
 } from './database.ts';
-import { measureExports, type Download } from './export.ts';
+import { measureExports, stalledDownload, type Download } from './export.ts';
 import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
 import {
   mb,
@@ -51,6 +51,8 @@ const USAGE = `usage: npm run bench -- [options]
   --log-cost          then restart the site at LOG_LEVEL=info and load /json/ and / again
   --export N          then seed N items for a second user and time GET /json/ and /xml/
   --export-repeats N  downloads of each format in the export case (3)
+  --export-stall S    first, seconds a client that has taken the first bytes of /json/
+                      reads nothing, the server's memory sampled meanwhile (8; 0 skips it)
   --rounds N          run the scenarios N times, interleaved; report the median (1)
   --web-concurrency N also run the site with WEB_CONCURRENCY=N (node:cluster workers) and
                       load it beside the one process, scenario by scenario (1: off)
@@ -74,6 +76,7 @@ interface Options {
   logCost: boolean;
   exportItems: number;
   exportRepeats: number;
+  exportStall: number;
   rounds: number;
   webConcurrency: number;
   only: Set<ScenarioKey>;
@@ -95,6 +98,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'log-cost': { type: 'boolean', default: false },
       export: { type: 'string', default: '0' },
       'export-repeats': { type: 'string', default: '3' },
+      'export-stall': { type: 'string', default: '8' },
       rounds: { type: 'string', default: '1' },
       'web-concurrency': { type: 'string', default: '1' },
       only: { type: 'string', default: SCENARIOS.join(',') },
@@ -130,6 +134,7 @@ function parseOptions(argv: string[]): Options | undefined {
     logCost: values['log-cost'],
     exportItems: count('export', values.export, 0),
     exportRepeats: count('export-repeats', values['export-repeats'], 1),
+    exportStall: count('export-stall', values['export-stall'], 0),
     rounds: count('rounds', values.rounds, 1),
     webConcurrency: count('web-concurrency', values['web-concurrency'], 1),
     only,
@@ -612,9 +617,10 @@ async function exportPhase(run: Run): Promise<boolean> {
     profileDir(run, 'site-export'),
   );
   console.log(`site RSS at start: ${mb((await readMemory(site.pid)).rssKb)}`);
+  let ok = true;
+  if (options.exportStall > 0) ok = await stalledClient(site, owner.cookie, count, options);
   const downloads = await measureExports(site.url, owner.cookie, site.pid, options.exportRepeats);
   console.log(`\n${exportTable(downloads, count)}\n`);
-  let ok = true;
   for (const format of ['json', 'xml'] as const) {
     const mine = downloads.filter((d) => d.format === format);
     const times = mine.map((d) => d.lastByteMs / 1000).sort((a, b) => a - b);
@@ -635,6 +641,34 @@ async function exportPhase(run: Run): Promise<boolean> {
   );
   await site.stop();
   return ok;
+}
+
+/**
+ * The export's first download, by a client that stops reading after the first bytes: how
+ * much the server grows while it waits. Run before the full-speed downloads, which would
+ * leave freed but retained memory behind and hide any growth; a small answer warms the
+ * route up first.
+ */
+async function stalledClient(
+  site: ServerProcess,
+  cookie: string,
+  count: number,
+  options: Options,
+): Promise<boolean> {
+  await (await fetch(`${site.url}/json/1/`, { headers: { Cookie: cookie } })).arrayBuffer();
+  const stalled = await stalledDownload(site.url, cookie, site.pid, options.exportStall * 1000);
+  const grewMb = (stalled.peakRssKb - stalled.rssBeforeKb) / 1024;
+  const exportMb = stalled.bytes / 1024 / 1024;
+  const whole = stalled.status === 200 && stalled.objects === count;
+  console.log(
+    `stalled client: GET /json/ (${exportMb.toFixed(1)} MB), no reads for ` +
+      `${options.exportStall} s after the first bytes: RSS ${mb(stalled.rssBeforeKb)} → ` +
+      `peak ${mb(stalled.peakRssKb)} (+${grewMb.toFixed(1)} MB; ` +
+      `${grewMb < exportMb / 2 ? 'meets' : 'OVER'} < half the export), server CPU during ` +
+      `the stall ${stalled.stalledCpuMs} ms; then ` +
+      (whole ? `${stalled.objects} items ok` : `${stalled.objects} items BAD (${stalled.status})`),
+  );
+  return whole;
 }
 
 /** Phase 3: /json/ and / again with one access-log line per request. */

@@ -264,14 +264,6 @@ export async function signIn(
   return client;
 }
 
-/** Reads a process's memory figures (kB) from /proc: resident now and its peak. */
-export async function processMemory(pid: number): Promise<{ rssKb: number; peakKb: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) =>
-    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { rssKb: field('VmRSS'), peakKb: field('VmHWM') };
-}
-
 /** CPU time (user + system, ms) a process has used so far, from /proc (ticks of 10 ms). */
 export async function processCpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');

@@ -265,7 +265,9 @@ describe.each(BACKENDS)('sessions and sign-in on %s', (backend) => {
           expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
           expect(Number(response.headers.get('retry-after'))).toBeLessThanOrEqual(15 * 60);
           expect(sessionSet(response)).toBeUndefined();
-          expect(await response.text()).toContain('Too many failed sign-in attempts');
+          const page = await response.text();
+          expect(page).toContain('Too many failed sign-in attempts');
+          expect(page).toMatch(/wait .+ and try again/i);
         }
       }
     });

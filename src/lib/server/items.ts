@@ -7,6 +7,7 @@ import {
   type ItemListQuery,
 } from '../contracts/items.ts';
 import type { Database, ItemRow } from './db/types.ts';
+import { keysetBatches } from './db/keyset.ts';
 import { sha256Hex } from './sha256.ts';
 
 /**
@@ -254,20 +255,12 @@ export async function* itemBatchesForUser(
   ownerId: number,
   batchSize = 1000,
 ): AsyncGenerator<Omit<Item, 'createdAt'>[]> {
-  let after = 0;
-  for (;;) {
-    // Aliased to the domain's names so the rows are the items, without a second object each.
-    const batch = await db
+  // Aliased to the domain's names so the rows are the items, without a second object each.
+  yield* keysetBatches(
+    db
       .selectFrom('items')
       .select(['id', 'user_id as userId', 'name', 'amount', 'description'])
-      .where('user_id', '=', ownerId)
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(batchSize)
-      .execute();
-    if (batch.length === 0) return;
-    yield batch;
-    if (batch.length < batchSize) return;
-    after = batch.at(-1)!.id;
-  }
+      .where('user_id', '=', ownerId),
+    batchSize,
+  );
 }

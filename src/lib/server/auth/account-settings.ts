@@ -8,6 +8,7 @@ import { startSession } from './sessions.ts';
 import { SessionEndedError } from './session-ended.ts';
 import { clearAttempts, SIGN_IN_POLICY, takeAttempt, throttleKeys } from './throttle.ts';
 import { revokeAllApiTokensForUser } from './tokens.ts';
+import { deleteUser, findUserById, setPasswordHash, type UserAccount } from './users.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /**
@@ -15,11 +16,10 @@ import { REQUIRED_MESSAGE } from './username.ts';
  * session, delete the account. Each asks for the current password; wrong guesses count
  * against the same limit as failed sign-ins, so a stolen session cannot be used to guess it.
  */
-export const WRONG_OLD_PASSWORD_MESSAGE =
+const WRONG_OLD_PASSWORD_MESSAGE =
   'Your old password was entered incorrectly. Please enter it again.';
-export const WRONG_PASSWORD_MESSAGE =
-  'Your password was entered incorrectly. Please enter it again.';
-export const CONFIRMATION_MESSAGE = 'Type your username exactly as shown to confirm.';
+const WRONG_PASSWORD_MESSAGE = 'Your password was entered incorrectly. Please enter it again.';
+const CONFIRMATION_MESSAGE = 'Type your username exactly as shown to confirm.';
 
 type Errors = Record<string, string[]>;
 
@@ -28,19 +28,9 @@ export type SettingsOutcome<T> =
   | { status: 'invalid'; errors: Errors }
   | { status: 'throttled'; retryAfterSeconds: number };
 
-interface AccountRow {
-  username: string;
-  username_key: string;
-  password_hash: string;
-}
-
 /** The account behind a session; a session whose account was deleted meanwhile has ended. */
-async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountRow> {
-  const account = await db
-    .selectFrom('users')
-    .select(['username', 'username_key', 'password_hash'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
+async function accountOf(db: Kysely<Database>, userId: number): Promise<UserAccount> {
+  const account = await findUserById(db, userId);
   if (!account) throw new SessionEndedError();
   return account;
 }
@@ -48,14 +38,14 @@ async function accountOf(db: Kysely<Database>, userId: number): Promise<AccountR
 /** Checks the current password within the sign-in limit; undefined when it is right. */
 async function checkPassword(
   db: Kysely<Database>,
-  account: AccountRow,
+  account: UserAccount,
   password: string,
   client: string,
 ): Promise<{ retryAfterSeconds: number } | 'wrong' | undefined> {
-  const key = throttleKeys.signInUser(account.username_key);
+  const key = throttleKeys.signInUser(account.usernameKey);
   const attempt = await takeAttempt(db, [key], SIGN_IN_POLICY);
   if (!attempt.allowed) return { retryAfterSeconds: attempt.retryAfterSeconds };
-  if (!(await verifyPassword(account.password_hash, password, { client }))) return 'wrong';
+  if (!(await verifyPassword(account.passwordHash, password, { client }))) return 'wrong';
   await clearAttempts(db, key);
   return undefined;
 }
@@ -97,11 +87,7 @@ export async function changePassword(
   if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
 
   const passwordHash = await hashPassword(password2, client);
-  await db
-    .updateTable('users')
-    .set({ password_hash: passwordHash })
-    .where('id', '=', userId)
-    .execute();
+  await setPasswordHash(db, userId, passwordHash);
   const tokensRevoked = form.keep_api_tokens !== 'on';
   if (tokensRevoked) await revokeAllApiTokensForUser(db, userId);
   await auth.invalidateUserSessions(userId);
@@ -141,7 +127,7 @@ export async function deleteAccount(
     else if (check) return { status: 'throttled', ...check };
   }
   if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
-  await db.deleteFrom('users').where('id', '=', userId).execute();
+  await deleteUser(db, userId);
   // The rows went with the user; this also ends the sessions Lucia's adapter holds in memory.
   await auth.invalidateUserSessions(userId);
   return { status: 'done' };

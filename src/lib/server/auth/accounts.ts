@@ -18,6 +18,7 @@ import {
   takeAttempt,
   throttleKeys,
 } from './throttle.ts';
+import { findUserForSignIn, insertUser, isUsernameKeyTaken, recordSignIn } from './users.ts';
 import { USERNAME_TAKEN_MESSAGE, usernameKey } from './username.ts';
 
 /** Django's message for a failed sign-in, the same whether or not the username exists. */
@@ -29,21 +30,6 @@ export type RegistrationOutcome =
   | { status: 'created'; userId: number; username: string }
   | { status: 'invalid'; errors: FormErrors }
   | { status: 'throttled'; retryAfterSeconds: number };
-
-const UNIQUE_VIOLATION = '23505';
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
-}
-
-async function usernameTaken(db: Kysely<Database>, key: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('users')
-    .select('id')
-    .where('username_key', '=', key)
-    .executeTakeFirst();
-  return row !== undefined;
-}
 
 /**
  * Registration as Django's UserCreationForm does it, limited per client address. Every
@@ -67,27 +53,19 @@ export async function registerAccount(
   const parsed = parseRegistrationForm(form);
   const errors: FormErrors = parsed.success ? {} : { ...parsed.errors };
   const username = parsed.success ? parsed.data.username : undefined;
-  if (username !== undefined && (await usernameTaken(db, usernameKey(username)))) {
+  if (username !== undefined && (await isUsernameKeyTaken(db, usernameKey(username)))) {
     errors.username = [USERNAME_TAKEN_MESSAGE];
   }
   if (!parsed.success || Object.keys(errors).length > 0) return { status: 'invalid', errors };
 
   const passwordHash = await hashPassword(parsed.data.password, clientAddress);
-  try {
-    const row = await db
-      .insertInto('users')
-      .values({
-        username: parsed.data.username,
-        username_key: usernameKey(parsed.data.username),
-        password_hash: passwordHash,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return { status: 'created', userId: row.id, username: parsed.data.username };
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    return { status: 'invalid', errors: { username: [USERNAME_TAKEN_MESSAGE] } };
-  }
+  const userId = await insertUser(db, {
+    username: parsed.data.username,
+    usernameKey: usernameKey(parsed.data.username),
+    passwordHash,
+  });
+  if (userId === null) return { status: 'invalid', errors: { username: [USERNAME_TAKEN_MESSAGE] } };
+  return { status: 'created', userId, username: parsed.data.username };
 }
 
 export type SignInOutcome =
@@ -121,30 +99,22 @@ export async function signIn(
   if (!attempt.allowed)
     return { status: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
 
-  const user = await db
-    .selectFrom('users')
-    .select(['id', 'username', 'password_hash', 'is_active'])
-    .where('username_key', '=', key)
-    .executeTakeFirst();
-  const passwordMatches = await verifyPassword(user?.password_hash ?? null, parsed.data.password, {
+  const user = await findUserForSignIn(db, key);
+  const passwordMatches = await verifyPassword(user?.passwordHash ?? null, parsed.data.password, {
     client: clientAddress,
     atLeastMs: await signInVerificationFloorMs(db),
   });
-  if (!user || !passwordMatches || !user.is_active) return { status: 'failed' };
+  if (!user || !passwordMatches || !user.isActive) return { status: 'failed' };
 
   await clearAttempts(db, userKey);
   await refundAttempt(db, addressKey, SIGN_IN_POLICY);
   const signedInAt = new Date();
   // A hash kept from the Django app (PBKDF2, Django's Argon2 form) is replaced by an
   // Argon2id one now that the password is known to match.
-  const rehashed = needsRehash(user.password_hash)
-    ? { password_hash: await hashPassword(parsed.data.password, clientAddress) }
-    : {};
-  await db
-    .updateTable('users')
-    .set({ last_login_at: signedInAt, ...rehashed })
-    .where('id', '=', user.id)
-    .execute();
+  const passwordHash = needsRehash(user.passwordHash)
+    ? await hashPassword(parsed.data.password, clientAddress)
+    : undefined;
+  await recordSignIn(db, user.id, { at: signedInAt, passwordHash });
   const { token, session } = await startSession(auth, user.id);
   return {
     status: 'signed-in',

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Argon2id } from 'oslo/password';
 import type { Database } from '../db/types.ts';
 import { FairGate } from '../fair-gate.ts';
 import { logger } from '../logger.ts';
 import { classifyPasswordHash, verifyDjangoArgon2, verifyDjangoPbkdf2 } from './django-hashers.ts';
+import { storedDjangoHashClasses } from './users.ts';
 
 /**
  * Password hashing with oslo's Argon2id at its defaults (19 MiB, 2 iterations,
@@ -172,16 +173,8 @@ class SignInTiming {
   }
 
   private async refresh(db: Kysely<Database>): Promise<void> {
-    const rows = await sql<{ hash_class: string }>`
-      select distinct case
-        when password_hash like 'pbkdf2%' then array_to_string((string_to_array(password_hash, '$'))[1:2], '$')
-        else array_to_string((string_to_array(password_hash, '$'))[1:4], '$')
-      end as hash_class
-      from users
-      where password_hash like 'pbkdf2%' or password_hash like 'argon2$%'
-      limit ${SignInTiming.MAX_CLASSES}`.execute(db);
-    const pending = rows.rows
-      .map((row) => legacyHashClass(dummyOfClass(row.hash_class)))
+    const pending = (await storedDjangoHashClasses(db, SignInTiming.MAX_CLASSES))
+      .map((hashClass) => legacyHashClass(dummyOfClass(hashClass)))
       .filter((hashClass) => hashClass !== undefined);
     for (const hashClass of pending) {
       if (this.costs.has(hashClass)) continue;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, TokenScope } from '../db/types.ts';
 import { SessionEndedError } from './session-ended.ts';
+import { lockUser } from './users.ts';
 import { sha256Hex } from '../sha256.ts';
 
 /**
@@ -9,10 +10,8 @@ import { sha256Hex } from '../sha256.ts';
  * prefix lets secret scanners recognise a leaked token; the database keeps only its
  * SHA-256, so a leaked table signs nobody in.
  */
-export const TOKEN_PREFIX = 'pi_';
+const TOKEN_PREFIX = 'pi_';
 const TOKEN_SHAPE = /^pi_[A-Za-z0-9_-]{43}$/;
-
-export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'read-write'];
 
 export interface ApiToken {
   id: number;
@@ -35,7 +34,7 @@ function hashToken(token: string): string {
   return sha256Hex(token);
 }
 
-export function isTokenShaped(token: string): boolean {
+function isTokenShaped(token: string): boolean {
   return TOKEN_SHAPE.test(token);
 }
 
@@ -55,13 +54,7 @@ export function createApiToken(
   { name, scope, expiresAt }: { name: string; scope: TokenScope; expiresAt: Date | null },
 ): Promise<CreateTokenOutcome> {
   return db.transaction().execute(async (trx) => {
-    const owner = await trx
-      .selectFrom('users')
-      .select('id')
-      .where('id', '=', userId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!owner) throw new SessionEndedError();
+    if (!(await lockUser(trx, userId))) throw new SessionEndedError();
     const { count } = await trx
       .selectFrom('api_tokens')
       .select(sql<number>`count(*)::int`.as('count'))

@@ -129,7 +129,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
-export class DatabaseTimeoutError extends Error {
+class DatabaseTimeoutError extends Error {
   override name = 'DatabaseTimeoutError';
   constructor() {
     super('The database is unavailable: it did not answer in time.');

@@ -4,8 +4,7 @@ import { logger } from '../logger.ts';
 import { openDatabase } from './connect.ts';
 import { openNotificationBus } from './notifications.ts';
 
-export type { Database } from './types.ts';
-export { isDatabaseUnavailable, pingDatabase } from './connect.ts';
+export { pingDatabase } from './connect.ts';
 
 const settings = config();
 const handle = openDatabase({

@@ -4,11 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { FileMigrationProvider, Migrator, type MigrationResult } from 'kysely/migration';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(
-  new URL('../../../../db/migrations', import.meta.url),
-);
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../../db/migrations', import.meta.url));
 
-export class MigrationError extends Error {
+class MigrationError extends Error {
   override name = 'MigrationError';
 }
 

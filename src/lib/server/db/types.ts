@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** The database as Kysely sees it: one interface per table, named after the table. */
 export interface Database {
@@ -43,7 +43,6 @@ export interface ItemsTable {
 }
 
 export type UserRow = Selectable<UsersTable>;
-export type NewUserRow = Insertable<UsersTable>;
 export type ItemRow = Selectable<ItemsTable>;
 
 /** Attempts counted per key (`login:user:…`, `login:address:…`, `register:address:…`). */

@@ -17,6 +17,8 @@ import {
   makeUnusablePassword,
   phcArgon2ToDjango,
 } from '../auth/django-hashers.ts';
+import { plural } from '../../plural.ts';
+import { keysetBatches } from '../db/keyset.ts';
 import type { Database } from '../db/types.ts';
 import { ITEM_MODEL, USER_MODEL } from './records.ts';
 
@@ -43,7 +45,7 @@ export interface ExportOptions {
 export type PasswordExport = { password: string; kind: keyof ExportSummary['passwords'] };
 
 /** What to write as a user's Django `password` field, given the hash stored here. */
-export function djangoPasswordFor(storedHash: string): PasswordExport {
+function djangoPasswordFor(storedHash: string): PasswordExport {
   const format = classifyPasswordHash(storedHash);
   if (format.kind === 'argon2id') {
     const converted = phcArgon2ToDjango(storedHash);
@@ -64,7 +66,7 @@ export function djangoPasswordFor(storedHash: string): PasswordExport {
  * Django's JSON encoder: ISO 8601 in UTC with `Z`, milliseconds only when there are any
  * (`isoformat()` leaves out a zero fraction).
  */
-export function djangoDateTime(date: Date | null): string | null {
+function djangoDateTime(date: Date | null): string | null {
   if (date === null) return null;
   const iso = date.toISOString();
   return date.getUTCMilliseconds() === 0 ? iso.replace(/\.000Z$/, 'Z') : iso;
@@ -127,16 +129,13 @@ export async function exportDjangoDump(
     .setAccessMode('read only')
     .execute(async (trx) => {
       await writer.open();
-      for (let after = 0; ;) {
-        const users = await trx
+      const userBatches = keysetBatches(
+        trx
           .selectFrom('users')
-          .select(['id', 'username', 'password_hash', 'is_active', 'created_at', 'last_login_at'])
-          .where('id', '>', after)
-          .orderBy('id')
-          .limit(batchSize)
-          .execute();
-        if (users.length === 0) break;
-        after = users.at(-1)!.id;
+          .select(['id', 'username', 'password_hash', 'is_active', 'created_at', 'last_login_at']),
+        batchSize,
+      );
+      for await (const users of userBatches) {
         await writer.records(
           users.map((user) => {
             const { password, kind } = djangoPasswordFor(user.password_hash);
@@ -164,16 +163,11 @@ export async function exportDjangoDump(
         summary.users += users.length;
         progress(users.length);
       }
-      for (let after = 0; ;) {
-        const items = await trx
-          .selectFrom('items')
-          .select(['id', 'user_id', 'name', 'amount', 'description'])
-          .where('id', '>', after)
-          .orderBy('id')
-          .limit(batchSize)
-          .execute();
-        if (items.length === 0) break;
-        after = items.at(-1)!.id;
+      const itemBatches = keysetBatches(
+        trx.selectFrom('items').select(['id', 'user_id', 'name', 'amount', 'description']),
+        batchSize,
+      );
+      for await (const items of itemBatches) {
         await writer.records(
           items.map((item) => ({
             model: ITEM_MODEL,
@@ -193,9 +187,6 @@ export async function exportDjangoDump(
     });
   return summary;
 }
-
-const plural = (count: number, one: string, many = `${one}s`) =>
-  `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
 
 /** The summary printed by `npm run export:django`. */
 export function formatExportSummary(summary: ExportSummary, target: string): string {

@@ -3,6 +3,7 @@
  * gathers the counts and problems while the file is read and checked; its `result` is what
  * `importDjangoDump` resolves with.
  */
+import { formatNumber, plural } from '../../plural.ts';
 import type { PasswordHashFormat, PasswordHashKind } from '../auth/django-hashers.ts';
 import { ITEM_MODEL, USER_MODEL } from './records.ts';
 
@@ -194,10 +195,6 @@ export class ImportTally {
 
 // --- Report -------------------------------------------------------------------------------
 
-const number = (value: number) => value.toLocaleString('en-US');
-const plural = (count: number, one: string, many = `${one}s`) =>
-  `${number(count)} ${count === 1 ? one : many}`;
-
 function formatBytes(bytes: number): string {
   if (bytes < 1024) return plural(bytes, 'byte');
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -275,18 +272,19 @@ export function formatImportResult(result: ImportResult): string {
   }
 
   const verb = result.status === 'imported' ? 'Imported' : 'Dry run, nothing written. Would import';
-  const inactive = result.inactiveUsers > 0 ? ` (${number(result.inactiveUsers)} inactive)` : '';
+  const inactive =
+    result.inactiveUsers > 0 ? ` (${formatNumber(result.inactiveUsers)} inactive)` : '';
   lines.push(
     `${verb} ${plural(result.users, 'user')}${inactive} and ${plural(result.items, 'item')} ` +
       `from ${source}.`,
   );
   for (const [kind, count] of Object.entries(result.passwordHashes)) {
-    lines.push(`  passwords: ${number(count)} × ${HASH_NOTES[kind as PasswordHashKind]}`);
+    lines.push(`  passwords: ${formatNumber(count)} × ${HASH_NOTES[kind as PasswordHashKind]}`);
   }
   for (const [label, count] of Object.entries(result.unsupportedHashes)) {
     lines.push(
       // Format labels print as they are: django-hashers.ts makes them safe to log.
-      `    ${label === OTHER_NAMES ? 'other formats' : label}: ${number(count)}`,
+      `    ${label === OTHER_NAMES ? 'other formats' : label}: ${formatNumber(count)}`,
     );
   }
   if (result.inactiveUsers > 0) {
