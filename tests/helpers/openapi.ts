@@ -47,10 +47,10 @@ function resolve(response: { $ref?: string; content?: unknown }) {
 }
 
 /** True for the requests this document describes: everything under /api. */
-export const isApiPath = (pathname: string) => pathname === '/api' || pathname.startsWith('/api/');
+const isApiPath = (pathname: string) => pathname === '/api' || pathname.startsWith('/api/');
 
 /** Checks one API response (its status, type and body) against the OpenAPI document. */
-export function expectDocumentedResponse(
+function expectDocumentedResponse(
   method: string,
   pathname: string,
   status: number,

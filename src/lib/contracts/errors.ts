@@ -41,18 +41,14 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Messages by field name; `_form` holds those about the body as a whole. */
-export const fieldErrorsSchema = z
+const fieldErrorsSchema = z
   .record(z.string(), z.array(z.string()))
   .meta({ description: 'Messages by field name; `_form` for messages about the body as a whole.' });
 
-export const errorBodySchema = z
-  .strictObject({
-    error: z.strictObject({
-      code: z.enum(ERROR_CODES).meta({ description: 'Stable, for programs.' }),
-      message: z.string().meta({ description: 'For people.' }),
-      fields: fieldErrorsSchema.optional(),
-    }),
-  })
-  .meta({ id: 'Error' });
-
-export type ErrorBody = z.output<typeof errorBodySchema>['error'];
+export const errorBodySchema = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(ERROR_CODES).meta({ description: 'Stable, for programs.' }),
+    message: z.string().meta({ description: 'For people.' }),
+    fields: fieldErrorsSchema.optional(),
+  }),
+});

@@ -20,8 +20,8 @@ export const PAGE_SIZES = [10, 25, 50, 100] as const;
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
 /** Far beyond any real list, and the offset stays well inside PostgreSQL's bigint. */
-export const MAX_PAGE = 1_000_000_000;
-export const SEARCH_MAX_LENGTH = 200;
+const MAX_PAGE = 1_000_000_000;
+const SEARCH_MAX_LENGTH = 200;
 
 /** An item as the API sends it. */
 export const itemSchema = z.strictObject({

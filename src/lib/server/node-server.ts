@@ -16,7 +16,7 @@ export type RequestListener = (req: http.IncomingMessage, res: http.ServerRespon
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',

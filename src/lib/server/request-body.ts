@@ -27,12 +27,12 @@ const badRequest = (message: string): BodyError =>
   new BodyError({ status: 400, code: 'bad_request', message });
 
 /** The media type without parameters, lower-cased (`Text/Plain; charset=x` → `text/plain`). */
-export function mediaTypeOf(request: Request): string {
+function mediaTypeOf(request: Request): string {
   return (request.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
 }
 
 /** The body's bytes, refusing more than `limit` whether or not a length was declared. */
-export async function readBodyBytes(
+async function readBodyBytes(
   request: Request,
   limit = BODY_LIMIT_BYTES,
 ): Promise<Uint8Array<ArrayBuffer>> {

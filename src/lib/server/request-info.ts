@@ -11,7 +11,7 @@ import { config } from './config.ts';
  * IPv6 zone (`fe80::1%eth0`) names the receiving interface, not the client, and may be of any
  * length, so it is dropped.
  */
-export function parseIpAddress(value: string | undefined): string | undefined {
+function parseIpAddress(value: string | undefined): string | undefined {
   const address = value?.trim().split('%', 1)[0];
   return address && isIP(address) !== 0 ? address.toLowerCase() : undefined;
 }

@@ -7,7 +7,7 @@ import { SESSION_COOKIE } from './lucia.ts';
  */
 export const LAST_LOGIN_COOKIE = 'last_login';
 /** A one-time notice carried across a redirect (the original used Django's messages). */
-export const NOTICE_COOKIE = 'notice';
+const NOTICE_COOKIE = 'notice';
 
 interface CookieContext {
   cookies: AstroCookies;

@@ -113,7 +113,7 @@ const PHC_ARGON2_PATTERN =
  * not one that libargon2 (behind argon2-cffi, behind Django) accepts: at least 8 bytes of salt,
  * 4 of hash, and memory of at least 8 KiB per lane.
  */
-export function parsePhcArgon2(phc: string): Argon2Hash | null {
+function parsePhcArgon2(phc: string): Argon2Hash | null {
   const match = PHC_ARGON2_PATTERN.exec(phc);
   if (!match) return null;
   const [, variant, m, t, p, salt64, hash64] = match;

@@ -10,8 +10,8 @@ import { codePointLength, maxLengthMessage, pyStrip } from './username.ts';
 
 /** Django has no cap; 1024 code points is far beyond any pass phrase and cheap to hash. */
 export const PASSWORD_MAX_LENGTH = 1024;
-export const PASSWORD_MIN_LENGTH = 8;
-export const DEFAULT_MAX_SIMILARITY = 0.7;
+const PASSWORD_MIN_LENGTH = 8;
+const DEFAULT_MAX_SIMILARITY = 0.7;
 
 export const PASSWORD_MISMATCH_MESSAGE = 'The two password fields didn’t match.';
 export const PASSWORD_TOO_SIMILAR_MESSAGE = 'The password is too similar to the username.';

@@ -69,7 +69,7 @@ function passwordFieldErrors(value: string): string[] {
  *   against the username Django has put on the new user (the normalized one, or none when the
  *   username field itself was rejected), and every message goes on `password2`.
  */
-export function checkRegistration(input: {
+function checkRegistration(input: {
   username: string;
   password1: string;
   password2: string;
@@ -104,7 +104,7 @@ export function checkRegistration(input: {
  * never make the server normalize or hash megabytes. A username over 150 characters cannot
  * belong to an account, so saying so reveals nothing.
  */
-export function checkLogin(input: {
+function checkLogin(input: {
   username: string;
   password: string;
 }): FormParseResult<LoginData, LoginField> {

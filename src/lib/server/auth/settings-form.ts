@@ -13,7 +13,7 @@ import { createApiToken, MAX_TOKENS_PER_USER, revokeApiTokenForUser } from './to
  * The settings page's forms, told apart by their `action` field: what each one does, and
  * where the browser goes after. The page renders; this decides.
  */
-export const TOKEN_LIMIT_MESSAGE = `You have ${MAX_TOKENS_PER_USER} tokens, the most an account may keep. Revoke one you no longer use, then create the new one.`;
+const TOKEN_LIMIT_MESSAGE = `You have ${MAX_TOKENS_PER_USER} tokens, the most an account may keep. Revoke one you no longer use, then create the new one.`;
 
 const WRONG_PASSWORDS = 'wrong passwords';
 

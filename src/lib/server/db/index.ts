@@ -17,7 +17,6 @@ onShutdown(handle.close);
 
 /** The process's one database handle (a `pg` pool, or the embedded PGlite database). */
 export const db = handle.db;
-export const databaseBackend = handle.backend;
 
 /** Tells every process sharing the database what to forget (nothing to tell on PGlite). */
 export const notifications = openNotificationBus({

@@ -18,7 +18,7 @@ import {
  */
 
 /** Rows per query: one batch is the most the export holds in memory at a time. */
-export const EXPORT_BATCH_SIZE = 1000;
+const EXPORT_BATCH_SIZE = 1000;
 
 const ALLOWED_METHODS = ['GET', 'HEAD'] as const;
 

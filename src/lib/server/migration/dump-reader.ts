@@ -32,14 +32,14 @@ export class DumpSyntaxError extends Error {
 }
 
 /** A record is a few kilobytes; a huge one means the file is not what dumpdata writes. */
-export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
 /**
  * A dumpdata record is 3 levels deep (the record, its fields, a list such as `groups`). A record
  * nested a million levels deep overflowed the stack once parsed (in JSON.stringify, say), so a
  * deeper one is reported and never parsed: the scanner only counts its brackets to find its end.
  */
-export const MAX_RECORD_DEPTH = 32;
+const MAX_RECORD_DEPTH = 32;
 
 const C = {
   LF: 0x0a,
@@ -72,7 +72,7 @@ type State =
   | 'end';
 
 /** The push-style scanner; `readDumpRecords` drives it. */
-export class DumpScanner {
+class DumpScanner {
   private state: State = 'start';
   private line = 1;
   private count = 0;

@@ -26,8 +26,8 @@ import {
   stageDump,
 } from './staging.ts';
 
-export { formatImportResult, formatProblem } from './report.ts';
-export type { ImportProblem, ImportResult, PreviousImport, ProblemKind } from './report.ts';
+export { formatImportResult } from './report.ts';
+export type { ImportResult } from './report.ts';
 
 export interface ImportProgress {
   /** Reading reports every `progressEvery` records; checking and writing once each. */

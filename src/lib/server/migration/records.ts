@@ -19,7 +19,7 @@ export const ITEM_MODEL = 'main.item';
  * users and items: every registration after it would fail. A pk above this is refused; the
  * 147 million ids left above it are room enough.
  */
-export const MAX_IMPORTED_ID = 2_000_000_000;
+const MAX_IMPORTED_ID = 2_000_000_000;
 
 export interface ImportedUser {
   pk: number;
@@ -103,7 +103,7 @@ const userFieldsSchema = z.object({
  */
 const DJANGO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$/;
 
-export function parseDjangoDateTime(value: unknown): Date | null {
+function parseDjangoDateTime(value: unknown): Date | null {
   if (typeof value !== 'string' || !DJANGO_DATETIME.test(value)) return null;
   const zoned = /(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`;
   const date = new Date(zoned);

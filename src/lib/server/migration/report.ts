@@ -201,7 +201,7 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export function formatProblem(problem: ImportProblem): string {
+function formatProblem(problem: ImportProblem): string {
   const where: string[] = [];
   if (problem.model) where.push(`${problem.model} pk ${problem.pk ?? '?'}`);
   if (problem.record !== undefined) {
