@@ -19,8 +19,11 @@ import { configuredSettings, migrateConfiguredDatabase } from './configured-data
  * when one dies, and on SIGTERM or SIGINT stops them all gracefully and exits 0.
  */
 const STOP_GRACE_MS = 8_000;
-/** A worker stopping takes at most STOP_GRACE_MS plus closing the database; past this it is killed. */
-const WORKER_STOP_DEADLINE_MS = STOP_GRACE_MS + 4_000;
+/**
+ * A stop takes at most STOP_GRACE_MS plus closing the database; a server process still
+ * running past this has hung, and exits (or, a worker, is killed) with status 1.
+ */
+const STOP_DEADLINE_MS = STOP_GRACE_MS + 4_000;
 /** A worker that dies sooner than this after its start counts towards a crash loop. */
 const HEALTHY_AFTER_MS = 10_000;
 /** The wait before starting a worker again doubles with each quick death, within these. */
@@ -81,6 +84,7 @@ async function serve(): Promise<void> {
       { url: `http://${HOST}:${port}`, database: DATABASE_URL ? 'postgres' : 'pglite' },
       'listening',
     );
+    if (cluster.isPrimary) announce(port);
   });
 
   let stopping = false;
@@ -88,6 +92,11 @@ async function serve(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: finishing requests in flight');
+    setTimeout(() => {
+      log.error('the stop hung; exiting');
+      logger.flush();
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     await stopServer(server, STOP_GRACE_MS);
     try {
       await runShutdownHooks();
@@ -118,8 +127,11 @@ function superviseWorkers(count: number): void {
   const fork = () => {
     const worker = cluster.fork();
     startedAt.set(worker, performance.now());
-    worker.once('listening', () => {
-      if (!anyListened) logger.info({ processes: count }, 'serving with several processes');
+    worker.once('listening', (address) => {
+      if (!anyListened) {
+        logger.info({ processes: count }, 'serving with several processes');
+        announce(address.port);
+      }
       anyListened = true;
     });
   };
@@ -165,7 +177,7 @@ function superviseWorkers(count: number): void {
     for (const timer of restarts) clearTimeout(timer);
     if (startedAt.size === 0) exit(stopCode);
     for (const worker of startedAt.keys()) worker.process.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, WORKER_STOP_DEADLINE_MS).unref());
+    await new Promise((resolve) => setTimeout(resolve, STOP_DEADLINE_MS).unref());
     for (const worker of startedAt.keys()) {
       logger.error({ worker: worker.id, pid: worker.process.pid }, 'a server process hung; killed');
       worker.process.kill('SIGKILL');
@@ -176,4 +188,15 @@ function superviseWorkers(count: number): void {
   for (let i = 0; i < count; i += 1) fork();
   process.once('SIGTERM', (signal) => void stopAll(signal));
   process.once('SIGINT', (signal) => void stopAll(signal));
+}
+
+/**
+ * One plain line for the person who ran `npm start`, among the JSON logs: where to open the
+ * site. A wildcard or loopback address is one they can open as localhost.
+ */
+function announce(port: number): void {
+  const { HOST } = settings!;
+  const local = ['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost'].includes(HOST);
+  const host = local ? 'localhost' : HOST.includes(':') ? `[${HOST}]` : HOST;
+  process.stdout.write(`Pacil Inventory is running at http://${host}:${port}\n`);
 }

@@ -296,6 +296,8 @@ describe.runIf(ON_POSTGRES)('WEB_CONCURRENCY=2 on PostgreSQL', () => {
         const children = await childProcessIds(primary);
         return children.length === 2 ? children : undefined;
       }, 60_000);
+      // The line that says where to open the site is printed once, not by each process.
+      expect(site.server.output().match(/^Pacil Inventory is running at /gm)).toHaveLength(1);
       const client = await signUp(site.url, 'cluster_user');
       expect(await apiStatus(client)).toBe(200);
 

@@ -57,15 +57,27 @@ function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
   answerOnSocket(socket, status);
 }
 
-/** A bodiless answer written on the socket itself, with the security headers, and goodbye. */
+/** How long a socket answered by `answerOnSocket` stays open for the client to read the answer. */
+const ANSWER_LINGER_MS = 2_000;
+
+/**
+ * A bodiless answer written on the socket itself, with the security headers, and goodbye.
+ * Such a socket is no longer the HTTP server's (a CONNECT's, or one Node could not parse),
+ * so a stop cannot cut it, and a client that left while still sending keeps its close
+ * queued behind bytes nobody reads: what it sends is read and dropped, and the socket is
+ * destroyed once the client has had time to read the answer.
+ */
 function answerOnSocket(socket: Duplex, status: number, extra: Record<string, string> = {}): void {
   const headers = Object.entries({ ...SECURITY_HEADERS, ...extra }).map(
     ([name, value]) => `${name}: ${value}\r\n`,
   );
+  socket.resume();
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${headers.join('')}` +
       'Content-Length: 0\r\nConnection: close\r\n\r\n',
   );
+  const linger = setTimeout(() => socket.destroy(), ANSWER_LINGER_MS);
+  socket.once('close', () => clearTimeout(linger));
 }
 
 /**
