@@ -73,6 +73,11 @@ function summary(page: Page): Locator {
   return page.getByTestId('summary');
 }
 
+/** What the last change said about itself (after a redirect, or in place with JavaScript). */
+function notice(page: Page): Locator {
+  return page.locator('section.inventory [data-announce]');
+}
+
 /** The site's own origin, for state-changing requests sent outside of a form. */
 function originOf(page: Page): string {
   return new URL(page.url()).origin;
@@ -368,6 +373,7 @@ test.describe('without JavaScript', () => {
     await form.submit.click();
     await expect(page).toHaveURL((url) => url.pathname + url.search === '/?sort=name');
     await expect(row(page, 'Zebra')).toHaveCount(1);
+    await expect(notice(page)).toHaveText('Added “Zebra” (amount 2).');
 
     await form.name.fill('Aardvark');
     await form.amount.fill('1');
@@ -429,6 +435,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: '+1 to Hammer', exact: true }).click();
     await expect(page).toHaveURL(here);
     await expect(amountOf(page, 'Hammer')).toHaveText('2');
+    await expect(notice(page)).toHaveText('“Hammer”: amount 2.');
 
     const decrease = page.getByRole('button', { name: '−1 from Hammer', exact: true });
     await decrease.click();
@@ -445,6 +452,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect(page).toHaveURL(here);
     await expect(amountOf(page, 'Mallet')).toHaveText('7');
+    await expect(notice(page)).toHaveText('Saved the changes to “Mallet”.');
     await expect(row(page, 'Hammer')).toHaveCount(0);
 
     await page.getByRole('button', { name: 'Delete Mallet', exact: true }).click();
@@ -456,6 +464,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await expect(page).toHaveURL(here);
     await expect(row(page, 'Mallet')).toHaveCount(0);
+    await expect(notice(page)).toHaveText('Deleted “Mallet”.');
     await expect(page.getByTestId('empty-state')).toBeVisible();
     expect(await storedItems(page)).toHaveLength(0);
   });
@@ -517,7 +526,7 @@ test.describe('changing items with JavaScript', () => {
     await expect(amountOf(page, 'Screws')).toHaveText('0');
     await expect(decrease).toBeDisabled();
     await expect(summary(page)).toHaveText('2 items, total amount 10');
-    await expect(page.locator('section.inventory [data-announce]')).toContainText('Screws');
+    await expect(notice(page)).toHaveText('“Screws”: amount 0.');
     await increase.click();
     await expect(amountOf(page, 'Screws')).toHaveText('1');
     await expect(decrease).toBeEnabled();
@@ -632,6 +641,8 @@ test.describe('changing items with JavaScript', () => {
     await page.getByRole('button', { name: 'Delete Remove me', exact: true }).click();
     await expect(row(page, 'Remove me')).toHaveCount(0);
     await expect(row(page, 'Keep me')).toHaveCount(1);
+    await expect(notice(page)).toHaveText('Deleted “Remove me”.');
+    await expect(notice(page)).toBeVisible();
     await expect(summary(page)).toHaveText('1 item, total amount 1');
     await noNavigation();
     expect(await storedItems(page)).toMatchObject([{ name: 'Keep me' }]);
