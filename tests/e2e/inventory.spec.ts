@@ -797,6 +797,9 @@ test.describe('listing through the query string', () => {
     await registerAndSignIn(page, uniqueUsername('lastlogin'));
     const lastLogin = page.getByTestId('last-login');
     await expect(lastLogin.locator('time')).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT/);
+    // With JavaScript the time reads in the reader's terms, with the exact time on hover.
+    await expect(lastLogin.locator('time')).toHaveText(/ago|now/);
+    await expect(lastLogin.locator('time')).toHaveAttribute('title', /\d/);
 
     await context.clearCookies({ name: 'last_login' });
     expect((await context.cookies()).some((cookie) => cookie.name === 'last_login')).toBe(false);
