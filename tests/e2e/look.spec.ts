@@ -96,6 +96,11 @@ test('every page fits every width, light and dark, with the longest data', async
         clip: { x: 0, y: top ?? 0, width: viewport.width, height: viewport.height },
       });
 
+      await page.goto('/?q=number+2');
+      await shoot(page, `main-search-${at}`);
+      await page.goto('/?q=no-such-thing');
+      await expectNoSidewaysScroll(page, `/ with no matches at ${at}`);
+
       const pages: [string, Page, string][] = [
         ['sign-in', anonymous, '/login/'],
         ['registration', anonymous, '/register/'],
