@@ -12,3 +12,11 @@ export function formatTimestamp(date: Date): string {
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
 }
+
+/**
+ * Whether a description may run past the two lines the table shows, so that its row offers
+ * to show all of it: more than a short line's worth of text, or more than two lines.
+ */
+export function isLongText(text: string): boolean {
+  return text.length > 80 || text.split('\n').length > 2;
+}

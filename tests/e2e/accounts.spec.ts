@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Locator, Page } from '@playwright/test';
-import { expect, GOOD_PASSWORD, registerAndSignIn, test, uniqueUsername } from './fixtures.ts';
+import {
+  expect,
+  GOOD_PASSWORD,
+  openAccountMenu,
+  registerAndSignIn,
+  test,
+  uniqueUsername,
+} from './fixtures.ts';
 
 /**
  * Accounts in the browser: registration, sign-in, sign-out, their error messages (Django's,
@@ -114,7 +121,7 @@ async function journey(page: Page): Promise<void> {
   await expect(account).toContainText(username);
 
   const signOut = page.waitForRequest((request) => new URL(request.url()).pathname === '/logout/');
-  await account.getByRole('button', { name: 'Sign out' }).click();
+  await (await openAccountMenu(page)).getByRole('button', { name: 'Sign out' }).click();
   expect((await signOut).method()).toBe('POST');
   await expectAt(page, '/login/');
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
@@ -305,10 +312,7 @@ test.describe('cookies and sessions', () => {
       new Date(signedInAt).toISOString(),
     );
 
-    await page
-      .getByRole('navigation', { name: 'Account' })
-      .getByRole('button', { name: 'Sign out' })
-      .click();
+    await (await openAccountMenu(page)).getByRole('button', { name: 'Sign out' }).click();
     await expectAt(page, '/login/');
     expect(await cookieNamed(context, SESSION_COOKIE)).toBeUndefined();
     expect(await cookieNamed(context, LAST_LOGIN_COOKIE)).toBeUndefined();
@@ -381,10 +385,7 @@ test.describe('cookies and sessions', () => {
     await expect(thiefPage.getByTestId('username')).toHaveText(username);
     await thief.close();
 
-    await page
-      .getByRole('navigation', { name: 'Account' })
-      .getByRole('button', { name: 'Sign out' })
-      .click();
+    await (await openAccountMenu(page)).getByRole('button', { name: 'Sign out' }).click();
     await expectAt(page, '/login/');
 
     const replay = await browser.newContext({ baseURL, extraHTTPHeaders });

@@ -1,4 +1,4 @@
-import { test as base, expect, type Page } from '@playwright/test';
+import { test as base, expect, type Locator, type Page } from '@playwright/test';
 
 /**
  * Every test gets its own client address (the e2e server trusts X-Forwarded-For), so the
@@ -39,4 +39,12 @@ export async function registerAndSignIn(page: Page, username = uniqueUsername())
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/$/);
   return username;
+}
+
+/** The header's account menu, opened: a <details>, so that it works without JavaScript. */
+export async function openAccountMenu(page: Page): Promise<Locator> {
+  const account = page.getByRole('navigation', { name: 'Account' });
+  const menu = account.locator('details');
+  if ((await menu.getAttribute('open')) === null) await menu.locator('summary').click();
+  return account;
 }

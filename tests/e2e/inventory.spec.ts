@@ -1,7 +1,14 @@
 import { gzipSync } from 'node:zlib';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Locator, Page, Response } from '@playwright/test';
-import { expect, GOOD_PASSWORD, registerAndSignIn, test, uniqueUsername } from './fixtures.ts';
+import {
+  expect,
+  GOOD_PASSWORD,
+  openAccountMenu,
+  registerAndSignIn,
+  test,
+  uniqueUsername,
+} from './fixtures.ts';
 
 /**
  * The inventory in the browser: adding items with JavaScript (no page load) and without,
@@ -64,6 +71,11 @@ async function tableNames(page: Page): Promise<string[]> {
 
 function summary(page: Page): Locator {
   return page.getByTestId('summary');
+}
+
+/** What the last change said about itself (after a redirect, or in place with JavaScript). */
+function notice(page: Page): Locator {
+  return page.locator('section.inventory [data-announce]');
 }
 
 /** The site's own origin, for state-changing requests sent outside of a form. */
@@ -361,6 +373,7 @@ test.describe('without JavaScript', () => {
     await form.submit.click();
     await expect(page).toHaveURL((url) => url.pathname + url.search === '/?sort=name');
     await expect(row(page, 'Zebra')).toHaveCount(1);
+    await expect(notice(page)).toHaveText('Added “Zebra” (amount 2).');
 
     await form.name.fill('Aardvark');
     await form.amount.fill('1');
@@ -422,6 +435,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: '+1 to Hammer', exact: true }).click();
     await expect(page).toHaveURL(here);
     await expect(amountOf(page, 'Hammer')).toHaveText('2');
+    await expect(notice(page)).toHaveText('“Hammer”: amount 2.');
 
     const decrease = page.getByRole('button', { name: '−1 from Hammer', exact: true });
     await decrease.click();
@@ -438,6 +452,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect(page).toHaveURL(here);
     await expect(amountOf(page, 'Mallet')).toHaveText('7');
+    await expect(notice(page)).toHaveText('Saved the changes to “Mallet”.');
     await expect(row(page, 'Hammer')).toHaveCount(0);
 
     await page.getByRole('button', { name: 'Delete Mallet', exact: true }).click();
@@ -449,6 +464,7 @@ test.describe('without JavaScript', () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await expect(page).toHaveURL(here);
     await expect(row(page, 'Mallet')).toHaveCount(0);
+    await expect(notice(page)).toHaveText('Deleted “Mallet”.');
     await expect(page.getByTestId('empty-state')).toBeVisible();
     expect(await storedItems(page)).toHaveLength(0);
   });
@@ -510,7 +526,7 @@ test.describe('changing items with JavaScript', () => {
     await expect(amountOf(page, 'Screws')).toHaveText('0');
     await expect(decrease).toBeDisabled();
     await expect(summary(page)).toHaveText('2 items, total amount 10');
-    await expect(page.locator('section.inventory [data-announce]')).toContainText('Screws');
+    await expect(notice(page)).toHaveText('“Screws”: amount 0.');
     await increase.click();
     await expect(amountOf(page, 'Screws')).toHaveText('1');
     await expect(decrease).toBeEnabled();
@@ -625,6 +641,8 @@ test.describe('changing items with JavaScript', () => {
     await page.getByRole('button', { name: 'Delete Remove me', exact: true }).click();
     await expect(row(page, 'Remove me')).toHaveCount(0);
     await expect(row(page, 'Keep me')).toHaveCount(1);
+    await expect(notice(page)).toHaveText('Deleted “Remove me”.');
+    await expect(notice(page)).toBeVisible();
     await expect(summary(page)).toHaveText('1 item, total amount 1');
     await noNavigation();
     expect(await storedItems(page)).toMatchObject([{ name: 'Keep me' }]);
@@ -696,16 +714,18 @@ test.describe('listing through the query string', () => {
     expect(await tableNames(page)).toHaveLength(10);
     expect((await tableNames(page))[0]).toBe('Nut 01');
 
-    // A page past the end shows nothing but keeps the totals.
+    // A page past the end is the last page, with the same size.
     await page.goto('/?limit=10&page=9');
+    await expect(page).toHaveURL((url) => url.search === '?limit=10&page=2');
     await expect(summary(page)).toHaveText('12 items, total amount 78');
-    expect(await tableNames(page)).toEqual([]);
+    expect(await tableNames(page)).toEqual(['Nut 02', 'Nut 01']);
 
     // The search form writes the query string.
     await page.goto('/');
     await page.getByLabel('Search').fill('bolt');
+    // With JavaScript a change applies at once (without it, the form has an Apply button).
+    await expect(page.getByRole('button', { name: 'Apply' })).toBeHidden();
     await page.getByLabel('Sort by').selectOption('-amount');
-    await page.getByRole('button', { name: 'Apply' }).click();
     await expect(page).toHaveURL(
       (url) => url.searchParams.get('q') === 'bolt' && url.searchParams.get('sort') === '-amount',
     );
@@ -765,7 +785,9 @@ test.describe('listing through the query string', () => {
     await expect(headers.nth(0)).toHaveText('Name');
     await expect(headers.nth(1)).toHaveText('Amount');
     await expect(headers.nth(2)).toHaveText('Description');
-    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    await expect(
+      (await openAccountMenu(page)).getByRole('button', { name: 'Sign out' }),
+    ).toBeVisible();
   });
 
   test('the last-login line renders with the cookie, without it and with a bad one', async ({
@@ -775,6 +797,9 @@ test.describe('listing through the query string', () => {
     await registerAndSignIn(page, uniqueUsername('lastlogin'));
     const lastLogin = page.getByTestId('last-login');
     await expect(lastLogin.locator('time')).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT/);
+    // With JavaScript the time reads in the reader's terms, with the exact time on hover.
+    await expect(lastLogin.locator('time')).toHaveText(/ago|now/);
+    await expect(lastLogin.locator('time')).toHaveAttribute('title', /\d/);
 
     await context.clearCookies({ name: 'last_login' });
     expect((await context.cookies()).some((cookie) => cookie.name === 'last_login')).toBe(false);

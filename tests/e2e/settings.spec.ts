@@ -1,5 +1,12 @@
 import type { APIRequestContext, Browser, BrowserContext, Locator, Page } from '@playwright/test';
-import { expect, GOOD_PASSWORD, registerAndSignIn, test, uniqueUsername } from './fixtures.ts';
+import {
+  expect,
+  GOOD_PASSWORD,
+  openAccountMenu,
+  registerAndSignIn,
+  test,
+  uniqueUsername,
+} from './fixtures.ts';
 
 /**
  * The settings page in the browser (issue 9): changing the password ends the other
@@ -70,10 +77,7 @@ async function expectSignedOut(page: Page): Promise<void> {
 }
 
 async function openSettings(page: Page): Promise<void> {
-  await page
-    .getByRole('navigation', { name: 'Account' })
-    .getByRole('link', { name: 'Settings' })
-    .click();
+  await (await openAccountMenu(page)).getByRole('link', { name: 'Settings' }).click();
   await expectAt(page, '/settings/');
   await expect(page.getByRole('heading', { level: 1, name: 'Settings' })).toBeVisible();
 }

@@ -50,6 +50,31 @@ describe.each(BACKENDS)('the item pages over HTTP on %s', (backend) => {
     expect(await itemsOf(client)).toHaveLength(1);
   });
 
+  it('sends a page past the end to the last page, keeping search, sort and size', async () => {
+    const client = await signUp(site.url, `past_end_${backend}`);
+    for (let index = 1; index <= 12; index += 1) {
+      await createItem(client, { name: `Bolt ${index}`, amount: index, description: '' });
+    }
+    await createItem(client, { name: 'Nut', amount: 1, description: '' });
+
+    const past = await client.request('/?q=bolt&sort=-amount&limit=10&page=999');
+    expect([302, 303]).toContain(past.status);
+    expect(past.headers.get('location')).toBe('/?q=bolt&sort=-amount&limit=10&page=2');
+    const last = await client.request('/?q=bolt&sort=-amount&limit=10&page=2');
+    expect(last.status).toBe(200);
+    const html = await last.text();
+    expect(html).toContain('Showing 11–12 of 12');
+    expect(html).not.toContain('Your inventory is empty');
+
+    // With nothing to show, the last page is the first, which has no page parameter.
+    const none = await client.request('/?q=nothing-at-all&page=3');
+    expect([302, 303]).toContain(none.status);
+    expect(none.headers.get('location')).toBe('/?q=nothing-at-all');
+    // The last page itself, and the first, are served as they are.
+    expect((await client.request('/?limit=10&page=2')).status).toBe(200);
+    expect((await client.request('/?q=nothing-at-all')).status).toBe(200);
+  });
+
   it('answers another user’s item ids exactly like missing ones, changing nothing', async () => {
     const owner = await signUp(site.url, `scoped_owner_${backend}`);
     const mine = await createItem(owner, {

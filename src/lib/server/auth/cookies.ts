@@ -1,4 +1,5 @@
 import type { AstroCookies } from 'astro';
+import { formatNumber } from '../../plural.ts';
 import { SESSION_COOKIE } from './lucia.ts';
 
 /**
@@ -42,7 +43,7 @@ export function clearSessionCookie({ cookies, secure }: CookieContext) {
   cookies.delete(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
 }
 
-export const NOTICES = {
+const NOTICES = {
   registered: 'Your account has been successfully created!',
   'signed-out': 'You have been signed out.',
   'signed-out-everywhere':
@@ -55,10 +56,25 @@ export const NOTICES = {
   'token-revoked': 'The token has been revoked.',
 } as const;
 
-export type Notice = keyof typeof NOTICES;
+/** Notices about one item: they name it, and give its amount where that changed. */
+const ITEM_NOTICES = {
+  'item-added': (name: string, amount: number) =>
+    `Added “${name}” (amount ${formatNumber(amount)}).`,
+  'item-saved': (name: string) => `Saved the changes to “${name}”.`,
+  'item-deleted': (name: string) => `Deleted “${name}”.`,
+  'item-adjusted': (name: string, amount: number) => `“${name}”: amount ${formatNumber(amount)}.`,
+} as const;
+
+type ItemNotice = { about: keyof typeof ITEM_NOTICES; name: string; amount: number };
+
+export type Notice = keyof typeof NOTICES | ItemNotice;
 
 export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
-  cookies.set(NOTICE_COOKIE, notice, {
+  const value =
+    typeof notice === 'string'
+      ? notice
+      : JSON.stringify([notice.about, notice.name, notice.amount]);
+  cookies.set(NOTICE_COOKIE, value, {
     httpOnly: true,
     sameSite: 'lax',
     path: '/',
@@ -67,12 +83,29 @@ export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
   });
 }
 
-/** Reads the notice and deletes it, so it shows once. */
-export function takeNotice({ cookies, secure }: CookieContext): Notice | undefined {
+/** The sentence a notice cookie stands for; anything else (planted, outdated) is nothing. */
+function noticeText(value: string): string | undefined {
+  if (Object.hasOwn(NOTICES, value)) return NOTICES[value as keyof typeof NOTICES];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
+  const [about, name, amount] = parsed as unknown[];
+  if (typeof about !== 'string' || !Object.hasOwn(ITEM_NOTICES, about)) return undefined;
+  if (typeof name !== 'string' || name.length > 255) return undefined;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount)) return undefined;
+  return ITEM_NOTICES[about as ItemNotice['about']](name, amount);
+}
+
+/** Reads the notice and deletes it, so it shows once; answers its sentence. */
+export function takeNotice({ cookies, secure }: CookieContext): string | undefined {
   const value = cookies.get(NOTICE_COOKIE)?.value;
   if (value === undefined) return undefined;
   cookies.delete(NOTICE_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
-  return value !== undefined && Object.hasOwn(NOTICES, value) ? (value as Notice) : undefined;
+  return noticeText(value);
 }
 
 /**

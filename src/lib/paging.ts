@@ -1,0 +1,39 @@
+/**
+ * The main page's pages: how many there are, the address of one (keeping search, sort and
+ * size), and which numbers the pager shows — the first, the last and the current one's
+ * neighbours, with a gap (`'…'`) where numbers are left out.
+ */
+export function pageCount(total: number, limit: number): number {
+  return Math.max(1, Math.ceil(total / limit));
+}
+
+export function pageHref(url: URL, page: number): string {
+  const params = new URLSearchParams(url.searchParams);
+  if (page === 1) params.delete('page');
+  else params.set('page', String(page));
+  const query = params.toString();
+  return query ? `${url.pathname}?${query}` : url.pathname;
+}
+
+export function pageNumbers(page: number, pages: number): (number | '…')[] {
+  const shown = new Set([1, pages, page - 1, page, page + 1].filter((n) => n >= 1 && n <= pages));
+  const sorted = [...shown].sort((a, b) => a - b);
+  const numbers: (number | '…')[] = [];
+  for (const [index, n] of sorted.entries()) {
+    const previous = sorted[index - 1];
+    // One missing number is shown rather than an ellipsis standing for it.
+    if (previous !== undefined && n - previous === 2) numbers.push(previous + 1);
+    else if (previous !== undefined && n - previous > 2) numbers.push('…');
+    numbers.push(n);
+  }
+  return numbers;
+}
+
+/** The same list without its search (and so from its first page). */
+export function withoutSearch(url: URL): string {
+  const params = new URLSearchParams(url.searchParams);
+  params.delete('q');
+  params.delete('page');
+  const query = params.toString();
+  return query ? `${url.pathname}?${query}` : url.pathname;
+}

@@ -1,0 +1,150 @@
+import { mkdirSync } from 'node:fs';
+import AxeBuilder from '@axe-core/playwright';
+import type { Browser, Page } from '@playwright/test';
+import { expect, registerAndSignIn, test, uniqueUsername } from './fixtures.ts';
+
+/**
+ * The look of the pages with the worst data the rules allow: no page scrolls sideways at a
+ * phone's or a desktop's width, in light or dark; the list starts in the first screen; axe
+ * finds nothing. Full-page screenshots land in test-results/screenshots/ for a person to look
+ * at (CI keeps them as an artifact).
+ */
+
+const SCREENSHOTS = 'test-results/screenshots';
+const SCHEMES = ['light', 'dark'] as const;
+/** Widths with the heights the first screen is measured at (320 is checked for width only). */
+const VIEWPORTS = [
+  { width: 320, height: 640 },
+  { width: 390, height: 844 },
+  { width: 1280, height: 800 },
+] as const;
+
+const LONG_NAME = 'W'.repeat(255);
+const LONG_DESCRIPTION = `${'Unbroken'.repeat(600)}\n${'word '.repeat(1040)}`.slice(0, 10_000);
+
+async function seed(page: Page, name: string, amount: number, description = ''): Promise<number> {
+  const response = await page.request.post('/api/items', {
+    data: { name, amount, description },
+    headers: { Origin: new URL(page.url()).origin },
+  });
+  expect(response.status(), await response.text()).toBe(201);
+  return ((await response.json()) as { id: number }).id;
+}
+
+async function expectNoSidewaysScroll(page: Page, what: string): Promise<void> {
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
+  expect.soft(scrollWidth, `${what}: page width`).toBeLessThanOrEqual(clientWidth);
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+}
+
+/** A signed-out page of its own, for the sign-in and registration pages. */
+async function anonymousPage(browser: Browser, baseURL: string | undefined): Promise<Page> {
+  const context = await browser.newContext({ baseURL });
+  return context.newPage();
+}
+
+test('every page fits every width, light and dark, with the longest data', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(120_000);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await registerAndSignIn(page, uniqueUsername('look'));
+  const anonymous = await anonymousPage(browser, baseURL);
+
+  for (const scheme of SCHEMES) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize(VIEWPORTS[2]);
+    await page.goto('/');
+    await shoot(page, `main-empty-1280-${scheme}`);
+  }
+
+  const worst = await seed(page, LONG_NAME, 2_147_483_647, LONG_DESCRIPTION);
+  for (let index = 1; index <= 30; index += 1) {
+    await seed(page, `Item number ${index}`, index * 1000, index % 4 === 0 ? 'A short note' : '');
+  }
+  await seed(page, `Another ${'long'.repeat(40)}`, 2_147_483_647, 'Two\nlines');
+  await seed(page, LONG_NAME, 0, LONG_DESCRIPTION);
+
+  for (const scheme of SCHEMES) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await anonymous.emulateMedia({ colorScheme: scheme });
+    for (const viewport of VIEWPORTS) {
+      const at = `${viewport.width}-${scheme}`;
+      await page.setViewportSize(viewport);
+      await anonymous.setViewportSize(viewport);
+
+      await page.goto('/');
+      await expectNoSidewaysScroll(page, `/ at ${at}`);
+      const top = (await page.locator('section.inventory tbody tr').first().boundingBox())?.y;
+      if (viewport.width !== 320) {
+        expect.soft(top ?? Infinity, `first row at ${at}`).toBeLessThan(viewport.height);
+      }
+      await shoot(page, `main-full-${at}`);
+      await page.screenshot({ path: `${SCREENSHOTS}/main-first-screen-${at}.png` });
+      // The rows themselves, one screen's worth from the first, at a size one can read.
+      await page.screenshot({
+        path: `${SCREENSHOTS}/main-rows-${at}.png`,
+        fullPage: true,
+        clip: { x: 0, y: top ?? 0, width: viewport.width, height: viewport.height },
+      });
+
+      await page.goto('/?q=number+2');
+      await shoot(page, `main-search-${at}`);
+      await page.goto('/?q=no-such-thing');
+      await expectNoSidewaysScroll(page, `/ with no matches at ${at}`);
+
+      const pages: [string, Page, string][] = [
+        ['sign-in', anonymous, '/login/'],
+        ['registration', anonymous, '/register/'],
+        ['settings', page, '/settings/'],
+        ['edit', page, `/items/${worst}/edit`],
+        ['delete-confirm', page, `/items/${worst}/delete`],
+      ];
+      for (const [name, where, path] of pages) {
+        await where.goto(path);
+        await expectNoSidewaysScroll(where, `${path} at ${at}`);
+        await shoot(where, `${name}-${at}`);
+      }
+    }
+  }
+  await anonymous.context().close();
+});
+
+test('the main, sign-in, registration and settings pages have no axe violations', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  await registerAndSignIn(page, uniqueUsername('lookaxe'));
+  await seed(page, LONG_NAME, 2_147_483_647, LONG_DESCRIPTION);
+  await seed(page, 'Plain', 0);
+  const anonymous = await anonymousPage(browser, baseURL);
+  const findings: string[] = [];
+  for (const scheme of SCHEMES) {
+    for (const [where, path] of [
+      [page, '/'],
+      [page, '/?q=nothing-matches'],
+      [page, '/settings/'],
+      [anonymous, '/login/'],
+      [anonymous, '/register/'],
+    ] as const) {
+      await where.emulateMedia({ colorScheme: scheme });
+      await where.goto(path);
+      const results = await new AxeBuilder({ page: where }).analyze();
+      for (const violation of results.violations) {
+        const targets = violation.nodes.map((node) => node.target.join(' ')).join(', ');
+        findings.push(`${path} (${scheme}): ${violation.id}: ${violation.help} — ${targets}`);
+      }
+    }
+  }
+  await anonymous.context().close();
+  expect(findings).toEqual([]);
+});
