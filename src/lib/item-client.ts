@@ -1,5 +1,5 @@
 import type { ItemInput } from './contracts/item-input.ts';
-import type { ItemJson } from './contracts/items.ts';
+import type { ItemJson, ItemListJson } from './contracts/items.ts';
 
 /**
  * The browser's side of the items API: what the islands send and what comes back, typed by
@@ -59,4 +59,9 @@ export function adjustItem(id: number, delta: number) {
 
 export function deleteItem(id: number) {
   return call<undefined>('DELETE', `/api/items/${id}`);
+}
+
+/** One page of the list, for a query string made by `itemListQueryString`. */
+export function listItems(queryString: string) {
+  return call<ItemListJson>('GET', `/api/items?${queryString}`);
 }

@@ -39,6 +39,7 @@ export const itemListSchema = z.strictObject({
   limit: z.int().min(1).max(MAX_PAGE_SIZE),
   total: z.int().min(0).meta({ description: 'Items matching `q`, over all pages.' }),
 });
+export type ItemListJson = z.output<typeof itemListSchema>;
 
 function wholeNumberParam(min: number, max: number) {
   const message = `Enter a whole number from ${min} to ${max}.`;
@@ -77,6 +78,16 @@ export interface ItemListQuery {
   /** 1-based. */
   page: number;
   limit: number;
+}
+
+/** The query string that asks the API for the same list (the main page's, once read). */
+export function itemListQueryString({ search, sort, page, limit }: ItemListQuery): string {
+  return new URLSearchParams({
+    q: search,
+    sort,
+    page: String(page),
+    limit: String(limit),
+  }).toString();
 }
 
 const toItemListQuery = ({ q, sort, page, limit }: z.output<typeof itemListQuerySchema>) => ({
