@@ -148,3 +148,49 @@ test('the main, sign-in, registration and settings pages have no axe violations'
   await anonymous.context().close();
   expect(findings).toEqual([]);
 });
+
+test('every control shows where the keyboard focus is, light and dark', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  await registerAndSignIn(page, uniqueUsername('lookfocus'));
+  const id = await seed(page, 'Focus item', 3, LONG_DESCRIPTION);
+  const anonymous = await anonymousPage(browser, baseURL);
+  const unmarked: string[] = [];
+  for (const scheme of SCHEMES) {
+    for (const [where, path] of [
+      [page, '/?q=focus'],
+      [page, '/settings/'],
+      [page, `/items/${id}/edit`],
+      [page, `/items/${id}/delete`],
+      [anonymous, '/login/'],
+      [anonymous, '/register/'],
+    ] as const) {
+      await where.emulateMedia({ colorScheme: scheme });
+      await where.goto(path);
+      const seen = new Set<string>();
+      // Tab from the top until the focus comes round again (or leaves the page).
+      for (let step = 0; step < 80; step += 1) {
+        await where.keyboard.press('Tab');
+        const focused = await where.evaluate(() => {
+          const element = document.activeElement as HTMLElement | null;
+          if (!element || element === document.body) return undefined;
+          const style = getComputedStyle(element);
+          const marked =
+            (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2) ||
+            style.boxShadow !== 'none';
+          const name = element.getAttribute('aria-label') ?? element.textContent?.trim() ?? '';
+          const key = `${element.tagName.toLowerCase()}#${element.id}[${element.getAttribute('name') ?? ''}] ${name.slice(0, 40)}`;
+          return { key, marked };
+        });
+        if (!focused || seen.has(focused.key)) break;
+        seen.add(focused.key);
+        if (!focused.marked) unmarked.push(`${path} (${scheme}): ${focused.key}`);
+      }
+      expect(seen.size, `${path}: controls reached with Tab`).toBeGreaterThan(2);
+    }
+  }
+  await anonymous.context().close();
+  expect(unmarked).toEqual([]);
+});
