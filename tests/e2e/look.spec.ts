@@ -107,6 +107,9 @@ test('every page fits every width, light and dark, with the longest data', async
         ['settings', page, '/settings/'],
         ['edit', page, `/items/${worst}/edit`],
         ['delete-confirm', page, `/items/${worst}/delete`],
+        ['create-item', page, '/create-item/'],
+        ['sign-out', page, '/logout/'],
+        ['not-found', page, '/no-such-page/'],
       ];
       for (const [name, where, path] of pages) {
         await where.goto(path);
