@@ -420,6 +420,17 @@ test.describe('validation with JavaScript', () => {
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
+  test('the last login reads in UTC, exactly, from the cookie', async ({ page, context }) => {
+    await registerAndSignIn(page, uniqueUsername('nojslast'));
+    await context.addCookies([
+      { name: 'last_login', value: '2026-03-04T05:06:07.000Z', url: page.url() },
+    ]);
+    await page.reload();
+    const time = page.getByTestId('last-login').locator('time');
+    await expect(time).toHaveText('2026-03-04 05:06:07 UTC');
+    await expect(time).toHaveAttribute('datetime', '2026-03-04T05:06:07.000Z');
+  });
+
   test('adding redirects back to the page it came from', async ({ page }) => {
     await registerAndSignIn(page, uniqueUsername('nojs'));
     await page.goto('/?sort=name');
