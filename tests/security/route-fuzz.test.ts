@@ -1678,7 +1678,8 @@ function fileFailure(failure: Failure, output: string, findings: Findings): void
   if (!answer.answered) {
     // Closed or reset, the connection ended without an answer: one cause, whichever it was.
     const how = /timeout/.test(answer.reason) ? 'no answer within 10 s' : 'connection ended';
-    findings.add('no answer', `${how} (method ${spec.method})`, spec, request, log);
+    const seen = `the client saw: ${answer.reason}${answer.received ? `, after ${JSON.stringify(answer.received)}` : ''}`;
+    findings.add('no answer', `${how} (method ${spec.method})`, spec, request, `${seen}\n${log}`);
     return;
   }
   const error = errorOfLog(log);

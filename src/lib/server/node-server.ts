@@ -41,10 +41,21 @@ function isHttps(req: http.IncomingMessage, trustProxy: boolean): boolean {
 
 /**
  * Node answers requests it cannot parse (a broken request line, 431 for oversized headers)
- * before any handler runs; this gives those answers the security headers too.
+ * before any handler runs; this gives those answers the security headers too. As Node's
+ * own answer does, it writes nothing on a connection whose response has begun: a status
+ * line would land in the middle of that response's body.
  */
-function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerUnparsableRequest(
+  error: NodeJS.ErrnoException,
+  socket: Duplex & { _httpMessage?: { _headerSent?: boolean } | null },
+  logger: Logger,
+): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (socket._httpMessage?._headerSent) {
+    logger.warn({ err: error.message, code: error.code }, 'a client error cut a response short');
     socket.destroy();
     return;
   }
@@ -158,7 +169,9 @@ export function createSiteServer({
       compress(req, res, () => handler(req, res));
     },
   );
-  server.on('clientError', answerUnparsableRequest);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    answerUnparsableRequest(error, socket, logger),
+  );
   // What Node would answer by itself, bare: an Expect it does not know (417), and CONNECT,
   // for which it would close the connection without a word.
   server.on('checkExpectation', (_req, res: http.ServerResponse) => {

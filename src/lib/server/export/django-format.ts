@@ -205,6 +205,7 @@ export const OBJECTS_PER_CHUNK = 100;
 export function exportStream(
   format: ExportFormat,
   batches: AsyncIterable<readonly ExportItem[]>,
+  onError?: (error: unknown) => void,
 ): ReadableStream<Uint8Array> {
   const writer = WRITERS[format];
   const encoder = new TextEncoder();
@@ -241,6 +242,7 @@ export function exportStream(
             if (batch.length > 0) return;
           }
         } catch (error) {
+          onError?.(error);
           if (!finished) {
             finished = true;
             // The original error is what matters; a failing cleanup must not mask it.

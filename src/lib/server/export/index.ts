@@ -1,5 +1,6 @@
 import type { APIContext } from 'astro';
 import { db } from '../db/index.ts';
+import { logger } from '../logger.ts';
 import { findItemForUser, itemBatchesForUser } from '../items.ts';
 import { parseRowId } from '../ids.ts';
 import { waitForDrain } from '../node-server.ts';
@@ -73,5 +74,9 @@ export async function exportResponse(
     itemBatchesForUser(db, user.id, EXPORT_BATCH_SIZE),
     locals.requestId,
   );
-  return new Response(exportStream(format, batches), { status: 200, headers });
+  // Once streaming, the status line is long gone: the adapter cuts the connection and says
+  // nothing, so the failure is logged here.
+  const failed = (error: unknown) =>
+    logger.error({ requestId: locals.requestId, err: error }, 'the export failed while streaming');
+  return new Response(exportStream(format, batches, failed), { status: 200, headers });
 }
