@@ -514,6 +514,22 @@ describe.each(BACKENDS)('a large export on %s', (backend) => {
     ).toBeLessThan(fastCpuMs / 2);
   }, 180_000);
 
+  it('cuts, and never writes into, an export whose client then sends something unreadable', async () => {
+    const export_ = rawExport('/json/');
+    await new Promise((resolve) => export_.socket.once('data', resolve));
+    // The response is under way (its headers are out) when a malformed request follows.
+    export_.socket.pause();
+    export_.socket.write('\x01 not a request\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    export_.socket.resume();
+    const { head, body } = await export_.finish();
+    expect(head).toMatch(/^HTTP\/1\.[01] 200 /);
+    // No status line lands in the middle of the items: the connection just ends.
+    expect(body.includes('HTTP/1.1 ')).toBe(false);
+    expect(body.length).toBeLessThan(ITEMS * DESCRIPTION_LENGTH);
+    expect(site.server.output()).toContain('a client error cut a response short');
+  }, 60_000);
+
   it('writes the XML export in full too', async () => {
     const { response, body } = await client.bytes('/xml/');
     expect(response.status).toBe(200);
