@@ -7,12 +7,19 @@ export function pageCount(total: number, limit: number): number {
   return Math.max(1, Math.ceil(total / limit));
 }
 
-export function pageHref(url: URL, page: number): string {
+/** The address of this list with its query changed by `change` (a copy: `url` stays). */
+function listHref(url: URL, change: (params: URLSearchParams) => void): string {
   const params = new URLSearchParams(url.searchParams);
-  if (page === 1) params.delete('page');
-  else params.set('page', String(page));
+  change(params);
   const query = params.toString();
   return query ? `${url.pathname}?${query}` : url.pathname;
+}
+
+export function pageHref(url: URL, page: number): string {
+  return listHref(url, (params) => {
+    if (page === 1) params.delete('page');
+    else params.set('page', String(page));
+  });
 }
 
 export function pageNumbers(page: number, pages: number): (number | '…')[] {
@@ -31,9 +38,8 @@ export function pageNumbers(page: number, pages: number): (number | '…')[] {
 
 /** The same list without its search (and so from its first page). */
 export function withoutSearch(url: URL): string {
-  const params = new URLSearchParams(url.searchParams);
-  params.delete('q');
-  params.delete('page');
-  const query = params.toString();
-  return query ? `${url.pathname}?${query}` : url.pathname;
+  return listHref(url, (params) => {
+    params.delete('q');
+    params.delete('page');
+  });
 }
