@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type net from 'node:net';
 import zlib from 'node:zlib';
 import compression from 'compression';
 import type { Duplex } from 'node:stream';
@@ -92,6 +93,25 @@ function answerOnSocket(socket: Duplex, status: number, extra: Record<string, st
 }
 
 /**
+ * Closes a connection after its last response the way a careful server does (a lingering
+ * close): it stops writing, then reads and drops what the client still sends until the
+ * client closes too, or for `ANSWER_LINGER_MS`. Node closes the socket as soon as the
+ * response is written; a byte of the request that arrived after the last read (a GET's
+ * body sent behind its headers, while the event loop was busy) is then still unread, and
+ * closing a socket with unread input makes the kernel reset the connection, which throws
+ * away the end of a long response before the client has read it.
+ */
+function closeLingering(this: net.Socket): void {
+  // Nothing that follows the last response is a request: the HTTP parser gets no more.
+  this.removeAllListeners('data');
+  this.on('data', () => {});
+  this.resume();
+  this.end();
+  const linger = setTimeout(() => this.destroy(), ANSWER_LINGER_MS);
+  this.once('close', () => clearTimeout(linger));
+}
+
+/**
  * The methods the site answers. Node parses many more (WebDAV's, `TRACE`, `CONNECT`), and the
  * adapter cannot even build a request for some of them (`TRACE`); they are answered here.
  */
@@ -169,6 +189,10 @@ export function createSiteServer({
       compress(req, res, () => handler(req, res));
     },
   );
+  // Node ends a connection's last response with `destroySoon()`.
+  server.on('connection', (socket: net.Socket) => {
+    socket.destroySoon = closeLingering;
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
     answerUnparsableRequest(error, socket, logger),
   );
