@@ -14,6 +14,11 @@ declare namespace App {
     user: import('lucia').User | null;
     session: import('lucia').Session | null;
     /** The personal API token a request came with instead of a session, if any. */
-    token: { id: number; scope: import('./lib/server/db/types.ts').TokenScope } | null;
+    token: {
+      id: number;
+      scope: import('./lib/server/db/types.ts').TokenScope;
+      /** The one inventory the token may reach, or null for all of its owner's. */
+      inventoryId: number | null;
+    } | null;
   }
 }

@@ -201,7 +201,7 @@ async function authenticateToken(
     });
   }
   locals.user = { id: owner.userId, username: owner.username };
-  locals.token = { id: owner.tokenId, scope: owner.scope };
+  locals.token = { id: owner.tokenId, scope: owner.scope, inventoryId: owner.inventoryId };
   return undefined;
 }
 

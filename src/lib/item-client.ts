@@ -49,8 +49,13 @@ async function call<T>(
   return { ok: false, status: response.status, message, fields: error?.fields ?? {} };
 }
 
-export function createItem(input: ItemInput, idempotencyKey: string) {
-  return call<ItemJson>('POST', '/api/items', input, { 'Idempotency-Key': idempotencyKey });
+export function createItem(input: ItemInput, idempotencyKey: string, inventory?: number) {
+  return call<ItemJson>(
+    'POST',
+    '/api/items',
+    { ...input, inventory },
+    { 'Idempotency-Key': idempotencyKey },
+  );
 }
 
 export function adjustItem(id: number, delta: number) {

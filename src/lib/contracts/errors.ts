@@ -21,12 +21,20 @@ export const ERROR_CODES = [
   'invalid_request',
   /** A read-only token asked to change something. */
   'insufficient_scope',
-  /** A cross-site request that would change something. */
+  /** A cross-site request that would change something, or a role that does not allow it. */
   'forbidden',
   'not_found',
   'method_not_allowed',
   /** An amount would leave 0..2147483647. */
   'out_of_range',
+  /** Someone changed the item since the version the change was made against. */
+  'version_conflict',
+  /** `If-Match` names a version the item is no longer at. */
+  'precondition_failed',
+  /** The change would leave an inventory without an owner. */
+  'last_owner',
+  /** A personal inventory ("My items") cannot be deleted. */
+  'personal_inventory',
   'payload_too_large',
   'unsupported_media_type',
   'too_many_requests',

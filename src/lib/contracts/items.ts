@@ -26,10 +26,20 @@ const SEARCH_MAX_LENGTH = 200;
 /** An item as the API sends it. */
 export const itemSchema = z.strictObject({
   id: z.int().min(1).max(MAX_ROW_ID),
+  inventory: z.int().min(1).max(MAX_ROW_ID).meta({ description: 'The inventory it belongs to.' }),
   name: z.string(),
   amount: z.int().min(0).max(AMOUNT_MAX),
   description: z.string(),
   created_at: z.iso.datetime({ offset: false }).meta({ description: 'ISO 8601, UTC.' }),
+  created_by: z
+    .strictObject({ id: z.int().min(1).max(MAX_ROW_ID), username: z.string() })
+    .nullable()
+    .meta({ description: 'Who added it; null once that account is deleted.' }),
+  updated_at: z.iso.datetime({ offset: false }).meta({ description: 'ISO 8601, UTC.' }),
+  version: z
+    .int()
+    .min(1)
+    .meta({ description: 'One more with every change; sent as the ETag, checked by If-Match.' }),
 });
 export type ItemJson = z.output<typeof itemSchema>;
 
@@ -56,6 +66,9 @@ function wholeNumberParam(min: number, max: number) {
  * so a client's typo does not look like an empty result.
  */
 export const itemListQuerySchema = z.object({
+  inventory: wholeNumberParam(1, MAX_ROW_ID)
+    .optional()
+    .meta({ description: "One inventory's items; without it, every item the caller can read." }),
   q: z
     .string()
     .max(SEARCH_MAX_LENGTH, `Search for at most ${SEARCH_MAX_LENGTH} characters.`)
@@ -72,6 +85,8 @@ export const itemListQuerySchema = z.object({
 });
 
 export interface ItemListQuery {
+  /** One inventory's items; without it, every item the caller can read. */
+  inventory?: number | undefined;
   /** Case-insensitive text to find in the name or the description. */
   search: string;
   sort: ItemSort;
@@ -81,8 +96,15 @@ export interface ItemListQuery {
 }
 
 /** The query string that asks the API for the same list (the main page's, once read). */
-export function itemListQueryString({ search, sort, page, limit }: ItemListQuery): string {
+export function itemListQueryString({
+  inventory,
+  search,
+  sort,
+  page,
+  limit,
+}: ItemListQuery): string {
   return new URLSearchParams({
+    ...(inventory === undefined ? {} : { inventory: String(inventory) }),
     q: search,
     sort,
     page: String(page),
@@ -90,7 +112,14 @@ export function itemListQueryString({ search, sort, page, limit }: ItemListQuery
   }).toString();
 }
 
-const toItemListQuery = ({ q, sort, page, limit }: z.output<typeof itemListQuerySchema>) => ({
+const toItemListQuery = ({
+  inventory,
+  q,
+  sort,
+  page,
+  limit,
+}: z.output<typeof itemListQuerySchema>): ItemListQuery => ({
+  inventory,
   search: q,
   sort,
   page,
@@ -118,6 +147,8 @@ export function parseItemListParams(params: URLSearchParams): ItemListQuery {
     parsed.success ? (parsed.data as T) : fallback;
   const size = Number(/^\d{1,9}$/.exec(value('limit') ?? '')?.[0] ?? 0);
   return toItemListQuery({
+    // The page names its inventory in its path, not in the query.
+    inventory: undefined,
     q: or(q.safeParse(value('q')), (value('q') ?? '').slice(0, SEARCH_MAX_LENGTH)),
     sort: or(sort.safeParse(value('sort')), DEFAULT_SORT),
     page: or(page.safeParse(value('page')), 1),
@@ -154,3 +185,26 @@ export const idempotencyKeySchema = z
       '(200 instead of 201); the same key with a different item, or first used by the ' +
       'add-item form, is refused (422) and stores nothing.',
   });
+
+const inventoryIdMessage = 'Enter the id of one of your inventories (GET /api/inventories).';
+/** The one field of a new item's body that is not the item's own. */
+export const newItemInventorySchema = z
+  .int({ error: inventoryIdMessage })
+  .min(1, inventoryIdMessage)
+  .max(MAX_ROW_ID, inventoryIdMessage)
+  .meta({ description: 'The inventory to add it to; by default the personal one ("My items").' });
+
+/**
+ * `POST /api/items`'s body split in two: the inventory it names (if any), and the item's
+ * fields, which the item's own schema (item-input.ts) then reads.
+ */
+export function newItemTarget(body: unknown) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('inventory' in body)) {
+    return { success: true as const, inventory: undefined, item: body };
+  }
+  const { inventory, ...item } = body as Record<string, unknown>;
+  const parsed = z.object({ inventory: newItemInventorySchema }).safeParse({ inventory });
+  return parsed.success
+    ? { success: true as const, inventory: parsed.data.inventory, item }
+    : { success: false as const, error: parsed.error };
+}

@@ -1,43 +1,133 @@
 import { sql, type Kysely } from 'kysely';
 import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../contracts/item-input.ts';
+import type { Role } from '../contracts/inventories.ts';
 import {
   DEFAULT_PAGE_SIZE,
   DEFAULT_SORT,
   MAX_PAGE_SIZE,
   type ItemListQuery,
 } from '../contracts/items.ts';
-import type { Database, ItemRow } from './db/types.ts';
+import type { Database } from './db/types.ts';
 import { keysetBatches } from './db/keyset.ts';
+import {
+  allows,
+  checkAccess,
+  inventoriesFor,
+  type Caller,
+  type Denied,
+  type Need,
+} from './inventories/access.ts';
 import { sha256Hex } from './sha256.ts';
 
 /**
- * The items of one owner. The owner's id is a parameter of every function and part of
- * every query's `where`, so no caller can reach another user's items; an id that belongs
- * to someone else behaves exactly like one that does not exist. Functions take the
+ * The items of the inventories a caller is a member of. Every function takes the caller and
+ * the role it needs, and every query narrows itself to the inventories where the caller has
+ * that role (see inventories/access.ts), so no caller can reach an item of an inventory they
+ * are not in: such an id behaves exactly like one that does not exist. Functions take the
  * database handle (or a transaction) as their first parameter.
  */
 export interface Item {
   id: number;
-  userId: number;
+  inventoryId: number;
   name: string;
   amount: number;
   description: string;
+  /** Who added it; null once that account is deleted. */
+  createdBy: { id: number; username: string } | null;
   createdAt: Date;
+  updatedAt: Date;
+  /** 1 when added, one more with every change. */
+  version: number;
 }
 
 type Db = Kysely<Database>;
 
-const ITEM_COLUMNS = ['id', 'user_id', 'name', 'amount', 'description', 'created_at'] as const;
+const ITEM_COLUMNS = [
+  'id',
+  'inventory_id',
+  'created_by',
+  'name',
+  'amount',
+  'description',
+  'created_at',
+  'updated_at',
+  'version',
+] as const;
 
-function toItem(row: Pick<ItemRow, (typeof ITEM_COLUMNS)[number]>): Item {
+interface ItemColumns {
+  id: number;
+  inventory_id: number;
+  created_by: number | null;
+  name: string;
+  amount: number;
+  description: string;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+  creator_username: string | null;
+}
+
+function toItem(row: ItemColumns): Item {
   return {
     id: row.id,
-    userId: row.user_id,
+    inventoryId: row.inventory_id,
     name: row.name,
     amount: row.amount,
     description: row.description,
+    createdBy:
+      row.created_by === null || row.creator_username === null
+        ? null
+        : { id: row.created_by, username: row.creator_username },
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: row.version,
   };
+}
+
+/** Items with the name of the member who added each. */
+function itemsWithCreator(db: Db) {
+  return db
+    .selectFrom('items')
+    .leftJoin('users as creator', 'creator.id', 'items.created_by')
+    .select([
+      'items.id',
+      'items.inventory_id',
+      'items.created_by',
+      'items.name',
+      'items.amount',
+      'items.description',
+      'items.created_at',
+      'items.updated_at',
+      'items.version',
+      'creator.username as creator_username',
+    ]);
+}
+
+/** The creator's name for rows a write returned (one more indexed read, by primary key). */
+async function withCreators(
+  db: Db,
+  rows: readonly Omit<ItemColumns, 'creator_username'>[],
+): Promise<Item[]> {
+  const ids = [
+    ...new Set(rows.flatMap((row) => (row.created_by === null ? [] : [row.created_by]))),
+  ];
+  const names = new Map(
+    ids.length === 0
+      ? []
+      : (
+          await db.selectFrom('users').select(['id', 'username']).where('id', 'in', ids).execute()
+        ).map((user) => [user.id, user.username] as const),
+  );
+  return rows.map((row) =>
+    toItem({
+      ...row,
+      creator_username: row.created_by === null ? null : (names.get(row.created_by) ?? null),
+    }),
+  );
+}
+
+async function oneWithCreator(db: Db, row: Omit<ItemColumns, 'creator_username'>): Promise<Item> {
+  return (await withCreators(db, [row]))[0]!;
 }
 
 export interface ItemPage {
@@ -50,13 +140,25 @@ export interface ItemPage {
   limit: number;
 }
 
+/** Which items a list covers: one inventory, or every one the caller can read. */
+export interface ItemScope {
+  inventoryId?: number;
+}
+
 /** `%`, `_` and `\` typed by a user are literal characters, not patterns. */
 function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-function matchingItems(db: Db, ownerId: number, search: string | undefined) {
-  let query = db.selectFrom('items').where('user_id', '=', ownerId);
+function matchingItems(
+  db: Db,
+  caller: Caller,
+  need: Need,
+  scope: ItemScope,
+  search: string | undefined,
+) {
+  let query = db.selectFrom('items').where('inventory_id', 'in', inventoriesFor(db, caller, need));
+  if (scope.inventoryId !== undefined) query = query.where('inventory_id', '=', scope.inventoryId);
   const text = search?.trim();
   // PostgreSQL text cannot hold U+0000 (a query parameter with one is an error, not a
   // miss), and no stored item contains it, so such a search matches nothing.
@@ -70,24 +172,26 @@ function matchingItems(db: Db, ownerId: number, search: string | undefined) {
   return query;
 }
 
-/** One page of an owner's items, sorted stably (ties broken by id), with totals. */
-export async function listItemsForUser(
+/** One page of the items the caller may read, sorted stably (ties broken by id), with totals. */
+export async function listItemsForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
+  scope: ItemScope,
   query: Partial<ItemListQuery> = {},
 ): Promise<ItemPage> {
   const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
   const page = Math.max(Math.trunc(query.page ?? 1), 1);
   const sort = query.sort ?? DEFAULT_SORT;
 
-  const totals = await matchingItems(db, ownerId, query.search)
+  const totals = await matchingItems(db, caller, need, scope, query.search)
     .select([
       sql<number>`count(*)::int`.as('total'),
       sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
     ])
     .executeTakeFirstOrThrow();
 
-  let rows = matchingItems(db, ownerId, query.search).select(ITEM_COLUMNS);
+  let rows = matchingItems(db, caller, need, scope, query.search).select(ITEM_COLUMNS);
   switch (sort) {
     case 'newest':
       rows = rows.orderBy('id', 'desc');
@@ -116,7 +220,7 @@ export async function listItemsForUser(
     .offset((page - 1) * limit)
     .execute();
   return {
-    items: items.map(toItem),
+    items: await withCreators(db, items),
     total: totals.total,
     totalAmount: Number(totals.totalAmount),
     page,
@@ -124,18 +228,53 @@ export async function listItemsForUser(
   };
 }
 
-export async function findItemForUser(
+/** An item the caller may act on with `need`. */
+export async function findItemForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
   id: number,
 ): Promise<Item | undefined> {
-  const row = await db
-    .selectFrom('items')
-    .select(ITEM_COLUMNS)
-    .where('user_id', '=', ownerId)
-    .where('id', '=', id)
+  const row = await itemsWithCreator(db)
+    .where('items.inventory_id', 'in', inventoriesFor(db, caller, need))
+    .where('items.id', '=', id)
     .executeTakeFirst();
   return row && toItem(row);
+}
+
+/**
+ * An item the caller can read, and their role where it is: what a page needs to tell a
+ * viewer "you may not" (403) from a stranger "there is no such item" (404).
+ */
+export async function findItemWithRole(
+  db: Db,
+  caller: Caller,
+  id: number,
+): Promise<{ item: Item; role: Role } | undefined> {
+  const row = await itemsWithCreator(db)
+    .innerJoin('memberships', (join) =>
+      join
+        .onRef('memberships.inventory_id', '=', 'items.inventory_id')
+        .on('memberships.user_id', '=', caller.userId),
+    )
+    .select('memberships.role')
+    .where('items.id', '=', id)
+    .where('items.inventory_id', 'in', inventoriesFor(db, caller, 'read'))
+    .executeTakeFirst();
+  return row && { item: toItem(row), role: row.role };
+}
+
+/** Why a write that matched no row did nothing, and the item as it is now, when there is one. */
+async function explainMiss(
+  db: Db,
+  caller: Caller,
+  need: Need,
+  id: number,
+): Promise<Denied | { status: 'allowed'; item: Item }> {
+  const found = await findItemWithRole(db, caller, id);
+  if (!found) return { status: 'not-found' };
+  if (!allows(found.role, need)) return { status: 'forbidden', role: found.role };
+  return { status: 'allowed', item: found.item };
 }
 
 /**
@@ -150,117 +289,180 @@ export interface IdempotentRequest {
 export type CreateItemOutcome =
   | { status: 'created' | 'replayed'; item: Item }
   /** The key was used before for a different request; nothing was stored. */
-  | { status: 'key-reused' };
+  | { status: 'key-reused' }
+  | Denied;
 
-/** What a key is bound to: the route and the item, hashed. */
-function requestFingerprint({ route }: IdempotentRequest, input: ItemInput): string {
-  return sha256Hex(JSON.stringify([route, input.name, input.amount, input.description]));
+/** What a key is bound to: the route, the inventory and the item, hashed. */
+function requestFingerprint(
+  { route }: IdempotentRequest,
+  inventoryId: number,
+  input: ItemInput,
+): string {
+  // The personal inventory is part of the fingerprint only since inventories exist; a key
+  // stored before that had no inventory to compare (see below).
+  return sha256Hex(
+    JSON.stringify([route, input.name, input.amount, input.description, inventoryId]),
+  );
 }
 
 /**
- * Stores a new item. With an idempotency key, a second call with the same key and the same
- * request returns the item the first one stored (`replayed`) instead of storing a copy; the
- * same key with a different request stores nothing (`key-reused`), as payment APIs answer.
+ * Stores a new item in an inventory. With an idempotency key, a second call with the same
+ * key and the same request returns the item the first one stored (`replayed`) instead of
+ * storing a copy; the same key with a different request stores nothing (`key-reused`), as
+ * payment APIs answer.
  */
-export async function createItemForUser(
+export async function createItemForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
+  inventoryId: number,
   input: ItemInput,
   idempotency?: IdempotentRequest,
 ): Promise<CreateItemOutcome> {
-  const fingerprint = idempotency && requestFingerprint(idempotency, input);
+  const access = await checkAccess(db, caller, need, inventoryId);
+  if (access.status !== 'allowed') return access;
+  const fingerprint = idempotency && requestFingerprint(idempotency, inventoryId, input);
   const row = await db
     .insertInto('items')
     .values({
-      user_id: ownerId,
+      inventory_id: inventoryId,
+      created_by: caller.userId,
+      updated_by: caller.userId,
       ...input,
       idempotency_key: idempotency?.key ?? null,
       idempotency_fingerprint: fingerprint ?? null,
     })
-    .onConflict((oc) => oc.columns(['user_id', 'idempotency_key']).doNothing())
+    .onConflict((oc) => oc.columns(['created_by', 'idempotency_key']).doNothing())
     .returning(ITEM_COLUMNS)
     .executeTakeFirst();
-  if (row) return { status: 'created', item: toItem(row) };
+  if (row) return { status: 'created', item: await oneWithCreator(db, row) };
   const existing = await db
     .selectFrom('items')
     .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
-    .where('user_id', '=', ownerId)
+    .where('created_by', '=', caller.userId)
     .where('idempotency_key', '=', idempotency?.key ?? null)
+    .where('inventory_id', 'in', inventoriesFor(db, caller, 'read'))
     .executeTakeFirst();
   // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
   if (!existing) return { status: 'key-reused' };
   // A row stored before keys were bound to their request has no fingerprint to compare.
   const same =
     existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
-  return same ? { status: 'replayed', item: toItem(existing) } : { status: 'key-reused' };
+  return same
+    ? { status: 'replayed', item: await oneWithCreator(db, existing) }
+    : { status: 'key-reused' };
 }
 
-export async function updateItemForUser(
+export type ChangeItemOutcome =
+  | { status: 'changed'; item: Item }
+  /** Someone saved the item since the version the change was made against. */
+  | { status: 'conflict'; current: Item }
+  | Denied;
+
+/** What every change writes besides its own fields. */
+const changeStamp = (caller: Caller) => ({
+  updated_at: sql<Date>`now()`,
+  updated_by: caller.userId,
+  version: sql<number>`version + 1`,
+});
+
+/**
+ * Changes some fields of an item. With `ifVersion`, only when the item is still at that
+ * version: otherwise nothing is written and the item as it is now comes back.
+ */
+export async function updateItemForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
   id: number,
   patch: ItemPatch,
-): Promise<Item | undefined> {
-  const row = await db
+  ifVersion?: number,
+): Promise<ChangeItemOutcome> {
+  let update = db
     .updateTable('items')
-    .set(patch)
-    .where('user_id', '=', ownerId)
-    .where('id', '=', id)
-    .returning(ITEM_COLUMNS)
-    .executeTakeFirst();
-  return row && toItem(row);
+    .set({ ...patch, ...changeStamp(caller) })
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
+    .where('id', '=', id);
+  if (ifVersion !== undefined) update = update.where('version', '=', ifVersion);
+  const row = await update.returning(ITEM_COLUMNS).executeTakeFirst();
+  if (row) return { status: 'changed', item: await oneWithCreator(db, row) };
+  const miss = await explainMiss(db, caller, need, id);
+  return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
 }
 
 export type AdjustOutcome =
-  | { status: 'adjusted'; item: Item }
-  | { status: 'not-found' }
-  | { status: 'out-of-range'; item: Item };
+  { status: 'adjusted'; item: Item } | { status: 'out-of-range'; item: Item } | Denied;
 
 /** Adds `delta` to an item's amount in one statement, refusing to leave 0..2147483647. */
-export async function adjustItemAmountForUser(
+export async function adjustItemAmountForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
   id: number,
   delta: number,
 ): Promise<AdjustOutcome> {
   const row = await db
     .updateTable('items')
-    .set({ amount: sql<number>`(amount::bigint + ${delta})::int` })
-    .where('user_id', '=', ownerId)
+    .set({ amount: sql<number>`(amount::bigint + ${delta})::int`, ...changeStamp(caller) })
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
     .where('id', '=', id)
     .where(sql<boolean>`amount::bigint + ${delta} between 0 and ${AMOUNT_MAX}`)
     .returning(ITEM_COLUMNS)
     .executeTakeFirst();
-  if (row) return { status: 'adjusted', item: toItem(row) };
-  const item = await findItemForUser(db, ownerId, id);
-  return item ? { status: 'out-of-range', item } : { status: 'not-found' };
+  if (row) return { status: 'adjusted', item: await oneWithCreator(db, row) };
+  const miss = await explainMiss(db, caller, need, id);
+  return miss.status === 'allowed' ? { status: 'out-of-range', item: miss.item } : miss;
 }
 
-export async function deleteItemForUser(db: Db, ownerId: number, id: number): Promise<boolean> {
-  const result = await db
+export type DeleteItemOutcome =
+  { status: 'deleted' } | { status: 'conflict'; current: Item } | Denied;
+
+/** Deletes an item; with `ifVersion`, only when it is still at that version. */
+export async function deleteItemForMember(
+  db: Db,
+  caller: Caller,
+  need: Need,
+  id: number,
+  ifVersion?: number,
+): Promise<DeleteItemOutcome> {
+  let query = db
     .deleteFrom('items')
-    .where('user_id', '=', ownerId)
-    .where('id', '=', id)
-    .executeTakeFirst();
-  return result.numDeletedRows > 0n;
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
+    .where('id', '=', id);
+  if (ifVersion !== undefined) query = query.where('version', '=', ifVersion);
+  const result = await query.executeTakeFirst();
+  if (result.numDeletedRows > 0n) return { status: 'deleted' };
+  const miss = await explainMiss(db, caller, need, id);
+  return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
+}
+
+/** An item as the exports write it: who added it, and the three fields. */
+export interface ExportedItem {
+  id: number;
+  userId: number | null;
+  name: string;
+  amount: number;
+  description: string;
 }
 
 /**
- * Every item of an owner in id order, a batch at a time (keyset pagination on id), so an
- * export of any size holds one batch in memory. The exports carry no creation time, so it
- * is not selected: parsing a timestamp per row was a measurable share of a large export.
+ * Every item the caller may act on with `need` (in one inventory, or all of theirs) in id
+ * order, a batch at a time (keyset pagination on id), so an export of any size holds one
+ * batch in memory. The exports carry no times, so none is selected: parsing a timestamp per
+ * row was a measurable share of a large export.
  */
-export async function* itemBatchesForUser(
+export async function* itemBatchesForMember(
   db: Db,
-  ownerId: number,
+  caller: Caller,
+  need: Need,
+  scope: ItemScope,
   batchSize = 1000,
-): AsyncGenerator<Omit<Item, 'createdAt'>[]> {
-  // Aliased to the domain's names so the rows are the items, without a second object each.
-  yield* keysetBatches(
-    db
-      .selectFrom('items')
-      .select(['id', 'user_id as userId', 'name', 'amount', 'description'])
-      .where('user_id', '=', ownerId),
-    batchSize,
-  );
+): AsyncGenerator<ExportedItem[]> {
+  let query = db
+    .selectFrom('items')
+    // Aliased to the domain's names so the rows are the items, without a second object each.
+    .select(['id', 'created_by as userId', 'name', 'amount', 'description'])
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need));
+  if (scope.inventoryId !== undefined) query = query.where('inventory_id', '=', scope.inventoryId);
+  yield* keysetBatches(query, batchSize);
 }

@@ -36,7 +36,8 @@ export function apiError(
   return problemResponse('json', { status, ...error, headers });
 }
 
-export const notFound = (): Response => problemResponse('json', problems.notFound('No such item.'));
+export const notFound = (message = 'No such item.'): Response =>
+  problemResponse('json', problems.notFound(message));
 
 /** 400 for a body or query the schema refused, with the messages by field. */
 export function validationError(

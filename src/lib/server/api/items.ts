@@ -3,22 +3,68 @@ import {
   idempotencyKeySchema,
   type ItemJson,
 } from '../../contracts/items.ts';
+import { problemResponse, problems } from '../http/problems.ts';
+import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 import type { Item } from '../items.ts';
+import { apiError, apiJson, notFound } from './http.ts';
 
 /** How the API shows items and reads the parts of a request that are not the item itself. */
 
-/** The one mapping from a stored item to what the API sends; the owner is implied. */
+/** The one mapping from a stored item to what the API sends. */
 export function itemJson(item: Item): ItemJson {
   return {
     id: item.id,
+    inventory: item.inventoryId,
     name: item.name,
     amount: item.amount,
     description: item.description,
     created_at: item.createdAt.toISOString(),
+    created_by: item.createdBy,
+    updated_at: item.updatedAt.toISOString(),
+    version: item.version,
   };
 }
 
 export const itemLocation = (id: number): string => `/api/items/${id}`;
+
+/** The item's version as an HTTP entity tag: a strong one, `"<version>"`. */
+export const itemEtag = (item: Item): string => `"${item.version}"`;
+
+/** One item, with its ETag (and `Location` for a new one). */
+export function itemResponse(status: number, item: Item, headers: Record<string, string> = {}) {
+  return apiJson(status, itemJson(item), { ETag: itemEtag(item), ...headers });
+}
+
+/** 404 for what the caller cannot see, 403 (saying why) for what their role does not allow. */
+export function deniedResponse(denied: Denied, need: Need, what = 'No such item.'): Response {
+  if (denied.status === 'not-found') return notFound(what);
+  return problemResponse('json', problems.forbidden(FORBIDDEN_MESSAGE[need]));
+}
+
+/**
+ * The version an `If-Match` header asks for: absent (`undefined`: the last write wins), one
+ * version, or unusable (`null`). `*` matches any version of an item that exists, so it is the
+ * same as no header for an item found; a weak tag or a list names no single version.
+ */
+export function ifMatchVersion(request: Request): number | undefined | null {
+  const header = request.headers.get('if-match');
+  if (header === null || header.trim() === '*') return undefined;
+  const match = /^\s*"(\d{1,10})"\s*$/.exec(header);
+  const version = match ? Number(match[1]) : NaN;
+  return Number.isInteger(version) && version >= 1 && version <= 2_147_483_647 ? version : null;
+}
+
+export const preconditionFailed = (current: Item | undefined): Response =>
+  apiError(
+    412,
+    {
+      code: 'precondition_failed',
+      message: current
+        ? `The item changed since: it is at version ${current.version}. Get it again, then send your change with If-Match: "${current.version}".`
+        : 'If-Match must be one version as the ETag gives it, e.g. "3".',
+    },
+    current ? { ETag: itemEtag(current) } : undefined,
+  );
 
 export const KEY_REUSED_MESSAGE =
   'This Idempotency-Key was already used for a different request, and nothing was stored. Send a new key for a new item.';

@@ -8,7 +8,11 @@ import { startSession } from './sessions.ts';
 import { SessionEndedError } from './session-ended.ts';
 import { clearAttempts, SIGN_IN_POLICY, takeAttempt, throttleKeys } from './throttle.ts';
 import { revokeAllApiTokensForUser } from './tokens.ts';
-import { deleteUser, findUserById, setPasswordHash, type UserAccount } from './users.ts';
+import {
+  deleteInventoriesOnlyUserIsIn,
+  inventoriesOnlyOwnedBy,
+} from '../inventories/inventories.ts';
+import { deleteUser, findUserById, lockUser, setPasswordHash, type UserAccount } from './users.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /**
@@ -105,8 +109,10 @@ export async function signOutEverywhere(
 }
 
 /**
- * Deletes the account after the password and a typed confirmation (the username). Items,
- * sessions and tokens go with it (ON DELETE CASCADE), and the username is free again.
+ * Deletes the account after the password and a typed confirmation (the username). The
+ * inventories nobody else is in go with it, items and all; sessions and tokens too (ON
+ * DELETE CASCADE); the username is free again. Items the user added to inventories others
+ * keep stay there. Refused while the user is the only owner of an inventory others are in.
  */
 export async function deleteAccount(
   db: Kysely<Database>,
@@ -114,7 +120,11 @@ export async function deleteAccount(
   userId: number,
   form: Record<string, string>,
   client: string,
-): Promise<SettingsOutcome<object>> {
+): Promise<
+  | SettingsOutcome<object>
+  /** The account is the only owner of inventories others are in: hand them over first. */
+  | { status: 'sole-owner'; inventories: { id: number; name: string }[] }
+> {
   const account = await accountOf(db, userId);
   const password = form.password ?? '';
   const confirmation = form.confirmation ?? '';
@@ -127,7 +137,16 @@ export async function deleteAccount(
     else if (check) return { status: 'throttled', ...check };
   }
   if (Object.keys(errors).length > 0) return { status: 'invalid', errors };
-  await deleteUser(db, userId);
+  const deleted = await db.transaction().execute(async (trx) => {
+    // Locked first, so that nobody joins or leaves an inventory between the check and the delete.
+    await lockUser(trx, userId);
+    const handOver = await inventoriesOnlyOwnedBy(trx, userId);
+    if (handOver.length > 0) return { status: 'sole-owner' as const, inventories: handOver };
+    await deleteInventoriesOnlyUserIsIn(trx, userId);
+    await deleteUser(trx, userId);
+    return undefined;
+  });
+  if (deleted) return deleted;
   // The rows went with the user; this also ends the sessions Lucia's adapter holds in memory.
   await auth.invalidateUserSessions(userId);
   return { status: 'done' };

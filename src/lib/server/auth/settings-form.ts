@@ -57,6 +57,14 @@ export async function settingsAction(
           what: WRONG_PASSWORDS,
         };
       }
+      if (outcome.status === 'sole-owner') {
+        const names = outcome.inventories.map((inventory) => `“${inventory.name}”`).join(', ');
+        return {
+          kind: 'show',
+          status: 409,
+          failure: `Your account was not deleted: you are the only owner of ${names}, which other members use. Make one of them an owner on the inventory’s Members page, or delete the inventory, first.`,
+        };
+      }
       return { kind: 'redirect', to: '/login/', signOut: true, notice: 'account-deleted' };
     }
     case 'create-token': {
@@ -67,6 +75,13 @@ export async function settingsAction(
       const outcome = await createApiToken(db, user.id, parsed.data);
       if (outcome.status === 'limit-reached') {
         return { kind: 'show', status: 400, errors: { name: [TOKEN_LIMIT_MESSAGE] } };
+      }
+      if (outcome.status === 'no-such-inventory') {
+        return {
+          kind: 'show',
+          status: 400,
+          errors: { inventory: ['Choose one of your inventories from the list.'] },
+        };
       }
       return { kind: 'redirect', to: '/settings/#tokens', newToken: outcome.token };
     }

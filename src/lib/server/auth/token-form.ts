@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { TokenScope } from '../db/types.ts';
 import { fieldErrors } from '../../contracts/field-errors.ts';
+import { parseRowId } from '../ids.ts';
 import { REQUIRED_MESSAGE } from './username.ts';
 
 /** The "create token" form: a name, a scope and an optional expiry in days. */
@@ -20,10 +21,23 @@ const tokenFormSchema = z.object({
   expires_in_days: z.enum(['', '7', '30', '90', '365'], {
     error: 'Choose an expiry from the list.',
   }),
+  // Empty: every inventory of the user's.
+  inventory: z.union([
+    z.literal(''),
+    z.string().transform((raw, ctx) => {
+      const id = parseRowId(raw);
+      if (id === undefined)
+        ctx.addIssue({ code: 'custom', message: 'Choose one of your inventories from the list.' });
+      return id ?? 0;
+    }),
+  ]),
 });
 
 export type TokenFormResult =
-  | { success: true; data: { name: string; scope: TokenScope; expiresAt: Date | null } }
+  | {
+      success: true;
+      data: { name: string; scope: TokenScope; expiresAt: Date | null; inventoryId: number | null };
+    }
   | { success: false; errors: Record<string, string[]> };
 
 export function parseTokenForm(fields: Record<string, string>): TokenFormResult {
@@ -31,6 +45,7 @@ export function parseTokenForm(fields: Record<string, string>): TokenFormResult 
     name: fields.name ?? '',
     scope: fields.scope ?? '',
     expires_in_days: fields.expires_in_days ?? '',
+    inventory: fields.inventory ?? '',
   });
   if (!parsed.success) return { success: false, errors: fieldErrors(parsed.error) };
   const days = parsed.data.expires_in_days;
@@ -40,6 +55,7 @@ export function parseTokenForm(fields: Record<string, string>): TokenFormResult 
       name: parsed.data.name,
       scope: parsed.data.scope,
       expiresAt: days === '' ? null : new Date(Date.now() + Number(days) * 86_400_000),
+      inventoryId: parsed.data.inventory === '' ? null : parsed.data.inventory,
     },
   };
 }

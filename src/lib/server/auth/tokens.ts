@@ -21,6 +21,8 @@ export interface ApiToken {
   createdAt: Date;
   lastUsedAt: Date | null;
   expiresAt: Date | null;
+  /** The one inventory it may reach, or null for all of its owner's. */
+  inventory: { id: number; name: string } | null;
 }
 
 export interface TokenOwner {
@@ -28,6 +30,7 @@ export interface TokenOwner {
   userId: number;
   username: string;
   scope: TokenScope;
+  inventoryId: number | null;
 }
 
 function hashToken(token: string): string {
@@ -42,7 +45,10 @@ function isTokenShaped(token: string): boolean {
 export const MAX_TOKENS_PER_USER = 50;
 
 export type CreateTokenOutcome =
-  { status: 'created'; token: string; record: ApiToken } | { status: 'limit-reached' };
+  | { status: 'created'; token: string; record: ApiToken }
+  | { status: 'limit-reached' }
+  /** The inventory to limit it to is not one of the user's. */
+  | { status: 'no-such-inventory' };
 
 /**
  * Creates a token and returns it in full: the only time anyone sees it. The user's row is
@@ -51,7 +57,12 @@ export type CreateTokenOutcome =
 export function createApiToken(
   db: Kysely<Database>,
   userId: number,
-  { name, scope, expiresAt }: { name: string; scope: TokenScope; expiresAt: Date | null },
+  {
+    name,
+    scope,
+    expiresAt,
+    inventoryId = null,
+  }: { name: string; scope: TokenScope; expiresAt: Date | null; inventoryId?: number | null },
 ): Promise<CreateTokenOutcome> {
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, userId))) throw new SessionEndedError();
@@ -61,6 +72,17 @@ export function createApiToken(
       .where('user_id', '=', userId)
       .executeTakeFirstOrThrow();
     if (count >= MAX_TOKENS_PER_USER) return { status: 'limit-reached' };
+    const inventory =
+      inventoryId === null
+        ? undefined
+        : await trx
+            .selectFrom('memberships')
+            .innerJoin('inventories', 'inventories.id', 'memberships.inventory_id')
+            .select('inventories.name')
+            .where('memberships.user_id', '=', userId)
+            .where('memberships.inventory_id', '=', inventoryId)
+            .executeTakeFirst();
+    if (inventoryId !== null && !inventory) return { status: 'no-such-inventory' };
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const row = await trx
       .insertInto('api_tokens')
@@ -71,10 +93,21 @@ export function createApiToken(
         token_hash: hashToken(token),
         prefix: token.slice(0, 8),
         expires_at: expiresAt,
+        inventory_id: inventoryId,
       })
-      .returning(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
+      .returning([
+        'id',
+        'name',
+        'scope',
+        'prefix',
+        'created_at',
+        'last_used_at',
+        'expires_at',
+        'inventory_id',
+      ])
       .executeTakeFirstOrThrow();
-    return { status: 'created', token, record: toApiToken(row) };
+    const record = toApiToken({ ...row, inventory_name: inventory?.name ?? null });
+    return { status: 'created', token, record };
   });
 }
 
@@ -86,6 +119,8 @@ function toApiToken(row: {
   created_at: Date;
   last_used_at: Date | null;
   expires_at: Date | null;
+  inventory_id: number | null;
+  inventory_name: string | null;
 }): ApiToken {
   return {
     id: row.id,
@@ -95,6 +130,10 @@ function toApiToken(row: {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     expiresAt: row.expires_at,
+    inventory:
+      row.inventory_id === null || row.inventory_name === null
+        ? null
+        : { id: row.inventory_id, name: row.inventory_name },
   };
 }
 
@@ -104,9 +143,20 @@ export async function listApiTokensForUser(
 ): Promise<ApiToken[]> {
   const rows = await db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'scope', 'prefix', 'created_at', 'last_used_at', 'expires_at'])
-    .where('user_id', '=', userId)
-    .orderBy('id', 'desc')
+    .leftJoin('inventories', 'inventories.id', 'api_tokens.inventory_id')
+    .select([
+      'api_tokens.id',
+      'api_tokens.name',
+      'api_tokens.scope',
+      'api_tokens.prefix',
+      'api_tokens.created_at',
+      'api_tokens.last_used_at',
+      'api_tokens.expires_at',
+      'api_tokens.inventory_id',
+      'inventories.name as inventory_name',
+    ])
+    .where('api_tokens.user_id', '=', userId)
+    .orderBy('api_tokens.id', 'desc')
     .execute();
   return rows.map(toApiToken);
 }
@@ -151,6 +201,7 @@ export async function authenticateApiToken(
       'api_tokens.user_id as userId',
       'api_tokens.scope as scope',
       'api_tokens.last_used_at as lastUsedAt',
+      'api_tokens.inventory_id as inventoryId',
       'users.username as username',
     ])
     .where('api_tokens.token_hash', '=', hashToken(token))
@@ -176,5 +227,11 @@ export async function authenticateApiToken(
       )
       .execute();
   }
-  return { tokenId: row.tokenId, userId: row.userId, username: row.username, scope: row.scope };
+  return {
+    tokenId: row.tokenId,
+    userId: row.userId,
+    username: row.username,
+    scope: row.scope,
+    inventoryId: row.inventoryId,
+  };
 }

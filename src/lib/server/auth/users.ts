@@ -1,3 +1,4 @@
+import { createPersonalInventory } from '../inventories/inventories.ts';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, UserRow } from '../db/types.ts';
 
@@ -42,21 +43,25 @@ export async function isUsernameKeyTaken(db: Db, usernameKey: string): Promise<b
 }
 
 /**
- * Stores a new user and returns its id, or null when the username key is taken: the unique
- * index decides races, so of two registrations for one name at once exactly one gets an id.
+ * Stores a new user with their personal inventory and returns the user's id, or null when
+ * the username key is taken: the unique index decides races, so of two registrations for
+ * one name at once exactly one gets an id.
  */
 export async function insertUser(db: Db, user: NewUser): Promise<number | null> {
   try {
-    const row = await db
-      .insertInto('users')
-      .values({
-        username: user.username,
-        username_key: user.usernameKey,
-        password_hash: user.passwordHash,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
+    return await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('users')
+        .values({
+          username: user.username,
+          username_key: user.usernameKey,
+          password_hash: user.passwordHash,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await createPersonalInventory(trx, row.id);
+      return row.id;
+    });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     return null;

@@ -1,10 +1,14 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { Role } from '../../contracts/inventories.ts';
 
 /** The database as Kysely sees it: one interface per table, named after the table. */
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   items: ItemsTable;
+  inventories: InventoriesTable;
+  memberships: MembershipsTable;
+  invite_links: InviteLinksTable;
   auth_throttle: AuthThrottleTable;
   api_tokens: ApiTokensTable;
   django_imports: DjangoImportsTable;
@@ -20,6 +24,8 @@ export interface UsersTable {
   is_active: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: ColumnType<Date, Date | undefined, never>;
   last_login_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The inventory `/` opens. */
+  last_inventory_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface SessionsTable {
@@ -31,15 +37,51 @@ export interface SessionsTable {
 
 export interface ItemsTable {
   id: Generated<number>;
-  user_id: number;
+  inventory_id: number;
+  /** Who added it; null once that account is deleted (the item stays in its inventory). */
+  created_by: ColumnType<number | null, number, never>;
   name: string;
   amount: number;
   description: ColumnType<string, string | undefined, string>;
   created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  updated_by: ColumnType<number | null, number | undefined, number>;
+  /** 1 when added; every change adds one (the API's ETag). */
+  version: ColumnType<number, never, number>;
   /** Chosen by the client that created the item, so a retried create finds it again. */
   idempotency_key: ColumnType<string | null, string | null | undefined, never>;
   /** SHA-256 of the route and the item the key created: the request the key stands for. */
   idempotency_fingerprint: ColumnType<string | null, string | null | undefined, never>;
+}
+
+export interface InventoriesTable {
+  id: Generated<number>;
+  name: string;
+  /** The user whose personal inventory this is ("My items"): never deleted. */
+  personal_of: ColumnType<number | null, number | null | undefined, never>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface MembershipsTable {
+  inventory_id: number;
+  user_id: number;
+  role: Role;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface InviteLinksTable {
+  id: Generated<number>;
+  inventory_id: number;
+  /** SHA-256 (hex) of the link's secret; the secret is shown once and never stored. */
+  token_hash: string;
+  role: Role;
+  created_by: number | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  expires_at: Date;
+  /** How many people may join with it; null for no limit. */
+  max_uses: number | null;
+  uses: ColumnType<number, number | undefined, number>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -67,6 +109,8 @@ export interface ApiTokensTable {
   created_at: ColumnType<Date, Date | undefined, never>;
   last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   expires_at: ColumnType<Date | null, Date | null | undefined, never>;
+  /** The one inventory the token may reach; null for all of its owner's. */
+  inventory_id: ColumnType<number | null, number | null | undefined, never>;
 }
 
 /** One row per dumpdata file imported from the Django app (`npm run import:django`). */

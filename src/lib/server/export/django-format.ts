@@ -10,7 +10,8 @@ export type ExportFormat = 'json' | 'xml';
 
 export interface ExportItem {
   readonly id: number;
-  readonly userId: number;
+  /** Who added it; null once that account is deleted (Django's serializer writes null too). */
+  readonly userId: number | null;
   readonly name: string;
   readonly amount: number;
   readonly description: string;
@@ -57,7 +58,7 @@ const jsonWriter: DocumentWriter = {
   close: ']',
   object: (item) =>
     `{"model": "${MODEL_LABEL}", "pk": ${integerText(item.id, 'id')}, "fields": {` +
-    `"user": ${integerText(item.userId, 'userId')}, ` +
+    `"user": ${item.userId === null ? 'null' : integerText(item.userId, 'userId')}, ` +
     `"name": ${JSON.stringify(item.name)}, ` +
     `"amount": ${integerText(item.amount, 'amount')}, ` +
     `"description": ${JSON.stringify(item.description)}}}`,
@@ -156,7 +157,8 @@ const xmlWriter: DocumentWriter = {
     objectOpen +
     integerText(item.id, 'id') +
     pkToUser +
-    integerText(item.userId, 'userId') +
+    // Django's XMLSerializer writes a null foreign key as an empty <None> element.
+    (item.userId === null ? '<None></None>' : integerText(item.userId, 'userId')) +
     userToName +
     xmlText(item.name, 'name', item.id) +
     nameToAmount +

@@ -1,7 +1,8 @@
 import type { APIContext } from 'astro';
 import { db } from '../db/index.ts';
 import { logger } from '../logger.ts';
-import { findItemForUser, itemBatchesForUser } from '../items.ts';
+import { callerOf } from '../inventories/access.ts';
+import { findItemForMember, itemBatchesForMember } from '../items.ts';
 import { parseRowId } from '../ids.ts';
 import { waitForDrain } from '../node-server.ts';
 import { problemResponse, problems } from '../http/problems.ts';
@@ -39,10 +40,11 @@ async function* pacedBatches(
 }
 
 /**
- * The export of the caller's items (all of them, or the one named by `rawId`) in `format`.
- * An id that is not digits, out of range, missing or someone else's gives the empty list,
- * as the original did. Anonymous callers never get here: the route table sends a browser
- * to sign in and answers a program 401.
+ * The export of the items the caller can read (all of them, those of the inventory named by
+ * `?inventory=<id>`, or the one named by `rawId`) in `format`. An id that is not digits, out
+ * of range, missing or in an inventory the caller is not in gives the empty list, as the
+ * original did for someone else's. Anonymous callers never get here: the route table sends
+ * a browser to sign in and answers a program 401.
  */
 export async function exportResponse(
   context: APIContext,
@@ -54,7 +56,7 @@ export async function exportResponse(
   if (method !== 'GET' && method !== 'HEAD') {
     return problemResponse(format, problems.methodNotAllowed(ALLOWED_METHODS));
   }
-  const user = locals.user!;
+  const caller = callerOf(locals);
 
   const headers = {
     'Content-Type': EXPORT_CONTENT_TYPE[format],
@@ -66,12 +68,21 @@ export async function exportResponse(
 
   if (rawId !== undefined) {
     const id = parseRowId(rawId);
-    const item = id === undefined ? undefined : await findItemForUser(db, user.id, id);
-    return new Response(serializeItems(format, item ? [item] : []), { status: 200, headers });
+    const item = id === undefined ? undefined : await findItemForMember(db, caller, 'read', id);
+    const exported = item && { ...item, userId: item.createdBy?.id ?? null };
+    return new Response(serializeItems(format, exported ? [exported] : []), {
+      status: 200,
+      headers,
+    });
   }
 
+  const narrowedTo = context.url.searchParams.get('inventory');
+  const inventoryId = narrowedTo === null ? undefined : parseRowId(narrowedTo);
+  if (narrowedTo !== null && inventoryId === undefined) {
+    return new Response(serializeItems(format, []), { status: 200, headers });
+  }
   const batches = pacedBatches(
-    itemBatchesForUser(db, user.id, EXPORT_BATCH_SIZE),
+    itemBatchesForMember(db, caller, 'read', { inventoryId }, EXPORT_BATCH_SIZE),
     locals.requestId,
   );
   // Once streaming, the status line is long gone: the adapter cuts the connection and says

@@ -8,6 +8,7 @@ import {
   setSessionCookie,
   type Notice,
 } from '../auth/cookies.ts';
+import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 import { readFormFields } from '../request-body.ts';
 import { problemResponse, problems } from './problems.ts';
 
@@ -37,7 +38,9 @@ export type FormOutcome =
     }
   | { kind: 'show'; status: number; errors?: FieldErrors; failure?: string }
   | { kind: 'throttled'; retryAfterSeconds: number; what: string }
-  | { kind: 'not-found' };
+  | { kind: 'not-found' }
+  /** The caller may not: 404 for a stranger, 403 for a member whose role does not allow it. */
+  | { kind: 'denied'; denied: Denied; need: Need };
 
 export interface FormState {
   /** True when this answers a post. */
@@ -108,7 +111,15 @@ export async function formPage(
     case 'not-found':
       // Empty: Astro answers it with the site's 404 page.
       return new Response(null, { status: 404 });
+    case 'denied':
+      return deniedAnswer(Astro, outcome.denied, outcome.need);
   }
+}
+
+/** The answer to a page the caller may not see or use: the 404 page, or a 403 that says why. */
+export function deniedAnswer(Astro: Pick<PageContext, 'locals'>, denied: Denied, need: Need) {
+  if (denied.status === 'not-found') return new Response(null, { status: 404 });
+  return problemResponse(Astro.locals.format, problems.forbidden(FORBIDDEN_MESSAGE[need]));
 }
 
 /** A page that answers GET (and HEAD) only. */

@@ -111,6 +111,12 @@ export const problems = {
     message: `This address answers ${allow.join(', ')} only.`,
     headers: { Allow: allow.join(', ') },
   }),
+  forbidden: (message: string): Problem => ({
+    status: 403,
+    code: 'forbidden',
+    title: 'Not allowed',
+    message,
+  }),
   notFound: (message = 'There is nothing here.'): Problem => ({
     status: 404,
     code: 'not_found',

@@ -164,7 +164,7 @@ export async function exportDjangoDump(
         progress(users.length);
       }
       const itemBatches = keysetBatches(
-        trx.selectFrom('items').select(['id', 'user_id', 'name', 'amount', 'description']),
+        trx.selectFrom('items').select(['id', 'created_by', 'name', 'amount', 'description']),
         batchSize,
       );
       for await (const items of itemBatches) {
@@ -173,7 +173,7 @@ export async function exportDjangoDump(
             model: ITEM_MODEL,
             pk: item.id,
             fields: {
-              user: item.user_id,
+              user: item.created_by,
               name: item.name,
               amount: item.amount,
               description: item.description,

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { PERSONAL_INVENTORY_NAME } from '../../contracts/inventories.ts';
 import { classifyPasswordHash } from '../auth/django-hashers.ts';
 import type { Database } from '../db/types.ts';
 import { DumpSyntaxError, readDumpRecords, type DumpEntry } from './dump-reader.ts';
@@ -256,9 +257,24 @@ export async function copyStagedRows(trx: Transaction<Database>): Promise<void> 
     select pk, username, username_key, password_hash, is_active, coalesce(created_at, now()),
       last_login_at
     from django_import_users order by pk`.execute(trx);
+  // Each imported user gets a personal inventory holding their items, as registration and
+  // the migration that brought inventories give everyone one.
   await sql`
-    insert into items (id, user_id, name, amount, description)
-    select pk, user_pk, name, amount, description from django_import_items order by pk`.execute(
+    insert into inventories (name, personal_of)
+    select ${PERSONAL_INVENTORY_NAME}, pk from django_import_users order by pk`.execute(trx);
+  await sql`
+    insert into memberships (inventory_id, user_id, role)
+    select inventories.id, inventories.personal_of, 'owner'
+    from inventories join django_import_users on django_import_users.pk = inventories.personal_of`.execute(
     trx,
   );
+  await sql`
+    update users set last_inventory_id = inventories.id
+    from inventories join django_import_users on django_import_users.pk = inventories.personal_of
+    where users.id = inventories.personal_of`.execute(trx);
+  await sql`
+    insert into items (id, inventory_id, created_by, updated_by, name, amount, description)
+    select django_import_items.pk, inventories.id, user_pk, user_pk, name, amount, description
+    from django_import_items join inventories on inventories.personal_of = django_import_items.user_pk
+    order by django_import_items.pk`.execute(trx);
 }

@@ -1,35 +1,66 @@
-import { apiEndpoint, apiJson, notFound, validationError } from '../../../lib/server/api/http.ts';
-import { itemJson } from '../../../lib/server/api/items.ts';
+import { apiEndpoint, notFound, validationError } from '../../../lib/server/api/http.ts';
+import {
+  deniedResponse,
+  ifMatchVersion,
+  itemResponse,
+  preconditionFailed,
+} from '../../../lib/server/api/items.ts';
 import { parseRowId } from '../../../lib/server/ids.ts';
 import { itemPatchSchema } from '../../../lib/contracts/item-input.ts';
 import { db } from '../../../lib/server/db/index.ts';
+import { callerOf } from '../../../lib/server/inventories/access.ts';
 import {
-  deleteItemForUser,
-  findItemForUser,
-  updateItemForUser,
+  deleteItemForMember,
+  findItemForMember,
+  updateItemForMember,
 } from '../../../lib/server/items.ts';
 import { readJsonBody } from '../../../lib/server/request-body.ts';
 
-/** One of the caller's items. Another user's id answers exactly like a missing one. */
+/**
+ * One item of the caller's inventories. An id from an inventory the caller is not in
+ * answers exactly like a missing one; a viewer's change is a 403. `If-Match` makes a change
+ * conditional on the version the client last saw (412 when someone changed it since).
+ */
 export const ALL = apiEndpoint({
-  async GET({ params }, user) {
+  async GET({ params, locals }) {
     const id = parseRowId(params.id);
-    const item = id === undefined ? undefined : await findItemForUser(db, user.id, id);
-    return item ? apiJson(200, itemJson(item)) : notFound();
+    const item =
+      id === undefined ? undefined : await findItemForMember(db, callerOf(locals), 'read', id);
+    return item ? itemResponse(200, item) : notFound();
   },
 
-  async PATCH({ params, request }, user) {
+  async PATCH({ params, request, locals }) {
     const id = parseRowId(params.id);
     if (id === undefined) return notFound();
+    const ifVersion = ifMatchVersion(request);
     const patch = itemPatchSchema.safeParse(await readJsonBody(request));
     if (!patch.success) return validationError(patch.error);
-    const item = await updateItemForUser(db, user.id, id, patch.data);
-    return item ? apiJson(200, itemJson(item)) : notFound();
+    if (ifVersion === null) return preconditionFailed(undefined);
+    const caller = callerOf(locals);
+    const outcome = await updateItemForMember(db, caller, 'edit', id, patch.data, ifVersion);
+    switch (outcome.status) {
+      case 'changed':
+        return itemResponse(200, outcome.item);
+      case 'conflict':
+        return preconditionFailed(outcome.current);
+      default:
+        return deniedResponse(outcome, 'edit');
+    }
   },
 
-  async DELETE({ params }, user) {
+  async DELETE({ params, request, locals }) {
     const id = parseRowId(params.id);
-    const deleted = id !== undefined && (await deleteItemForUser(db, user.id, id));
-    return deleted ? new Response(null, { status: 204 }) : notFound();
+    if (id === undefined) return notFound();
+    const ifVersion = ifMatchVersion(request);
+    if (ifVersion === null) return preconditionFailed(undefined);
+    const outcome = await deleteItemForMember(db, callerOf(locals), 'edit', id, ifVersion);
+    switch (outcome.status) {
+      case 'deleted':
+        return new Response(null, { status: 204 });
+      case 'conflict':
+        return preconditionFailed(outcome.current);
+      default:
+        return deniedResponse(outcome, 'edit');
+    }
   },
 });

@@ -1,45 +1,71 @@
 import { itemInputSchema } from '../../../lib/contracts/item-input.ts';
 import { apiEndpoint, apiError, apiJson, validationError } from '../../../lib/server/api/http.ts';
-import { parseListQuery } from '../../../lib/contracts/items.ts';
+import { newItemTarget, parseListQuery } from '../../../lib/contracts/items.ts';
 import {
+  deniedResponse,
   idempotencyKeyOf,
   itemJson,
   itemLocation,
+  itemResponse,
   KEY_REUSED_MESSAGE,
 } from '../../../lib/server/api/items.ts';
 import { db } from '../../../lib/server/db/index.ts';
-import { createItemForUser, listItemsForUser } from '../../../lib/server/items.ts';
+import { callerOf } from '../../../lib/server/inventories/access.ts';
+import { defaultInventoryId } from '../../../lib/server/inventories/inventories.ts';
+import { createItemForMember, listItemsForMember } from '../../../lib/server/items.ts';
 import { readJsonBody } from '../../../lib/server/request-body.ts';
 
-/** The caller's items: a page of them, or a new one. */
+/**
+ * The items the caller can read (all of them, or one inventory's): a page of them, or a
+ * new one (in the inventory the body names, by default the caller's personal one).
+ */
 export const ALL = apiEndpoint({
-  async GET({ url }, user) {
+  async GET({ url, locals }) {
     const query = parseListQuery(url.searchParams);
     if (!query.success) return validationError(query.error, 'The query is invalid.');
-    const { items, page, limit, total } = await listItemsForUser(db, user.id, query.data);
+    const { inventory, ...list } = query.data;
+    const { items, page, limit, total } = await listItemsForMember(
+      db,
+      callerOf(locals),
+      'read',
+      { inventoryId: inventory },
+      list,
+    );
     return apiJson(200, { items: items.map(itemJson), page, limit, total });
   },
 
-  async POST({ request }, user) {
+  async POST({ request, locals }) {
     const idempotency = idempotencyKeyOf(request);
     if (!idempotency.ok) {
       return apiError(400, { code: 'invalid_idempotency_key', message: idempotency.message });
     }
-    const input = itemInputSchema.safeParse(await readJsonBody(request));
+    const body = newItemTarget(await readJsonBody(request));
+    if (!body.success) return validationError(body.error);
+    const input = itemInputSchema.safeParse(body.item);
     if (!input.success) return validationError(input.error);
-    const outcome = await createItemForUser(
+    const caller = callerOf(locals);
+    const inventoryId = body.inventory ?? (await defaultInventoryId(db, caller));
+    if (inventoryId === undefined)
+      return deniedResponse({ status: 'not-found' }, 'edit', 'No such inventory.');
+    const outcome = await createItemForMember(
       db,
-      user.id,
+      caller,
+      'edit',
+      inventoryId,
       input.data,
       idempotency.key === undefined ? undefined : { key: idempotency.key, route: 'api' },
     );
-    if (outcome.status === 'key-reused') {
-      return apiError(422, { code: 'idempotency_key_reused', message: KEY_REUSED_MESSAGE });
+    switch (outcome.status) {
+      case 'key-reused':
+        return apiError(422, { code: 'idempotency_key_reused', message: KEY_REUSED_MESSAGE });
+      case 'not-found':
+      case 'forbidden':
+        return deniedResponse(outcome, 'edit', 'No such inventory.');
+      default:
+        // A replayed key answers with what the first request stored, and says it made nothing.
+        return itemResponse(outcome.status === 'created' ? 201 : 200, outcome.item, {
+          Location: itemLocation(outcome.item.id),
+        });
     }
-    // A replayed key answers with what the first request stored, and says it made nothing.
-    const { item } = outcome;
-    return apiJson(outcome.status === 'created' ? 201 : 200, itemJson(item), {
-      Location: itemLocation(item.id),
-    });
   },
 });

@@ -1,0 +1,269 @@
+import { sql, type Kysely } from 'kysely';
+import { PERSONAL_INVENTORY_NAME, type Role } from '../../contracts/inventories.ts';
+import type { Database } from '../db/types.ts';
+import { checkAccess, inventoriesFor, type Caller, type Denied, type Need } from './access.ts';
+
+/**
+ * Inventories: the named lists items belong to. Functions take the database handle (or a
+ * transaction) first, and the caller with the role they need wherever an inventory's data
+ * is read or changed.
+ */
+
+type Db = Kysely<Database>;
+
+export interface Inventory {
+  id: number;
+  name: string;
+  /** The caller's role in it. */
+  role: Role;
+  /** True for the caller's own "My items", which cannot be deleted. */
+  personal: boolean;
+  itemCount: number;
+}
+
+/** Every inventory the caller is in (the ones a token may reach), personal first, then by name. */
+export async function listInventoriesForMember(db: Db, caller: Caller): Promise<Inventory[]> {
+  let query = db
+    .selectFrom('memberships')
+    .innerJoin('inventories', 'inventories.id', 'memberships.inventory_id')
+    .select([
+      'inventories.id',
+      'inventories.name',
+      'inventories.personal_of',
+      'memberships.role',
+      (eb) =>
+        eb
+          .selectFrom('items')
+          .select(sql<number>`count(*)::int`.as('count'))
+          .whereRef('items.inventory_id', '=', 'inventories.id')
+          .as('item_count'),
+    ])
+    .where('memberships.user_id', '=', caller.userId)
+    .orderBy(sql`inventories.personal_of is distinct from ${caller.userId}`)
+    .orderBy(sql`lower(inventories.name)`)
+    .orderBy('inventories.id');
+  if (caller.onlyInventoryId !== null) {
+    query = query.where('inventories.id', '=', caller.onlyInventoryId);
+  }
+  const rows = await query.execute();
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    personal: row.personal_of === caller.userId,
+    itemCount: row.item_count ?? 0,
+  }));
+}
+
+/** One inventory, when the caller may act on it with `need`. */
+export async function findInventoryForMember(
+  db: Db,
+  caller: Caller,
+  need: Need,
+  id: number,
+): Promise<{ status: 'found'; inventory: Inventory } | Denied> {
+  const access = await checkAccess(db, caller, need, id);
+  if (access.status !== 'allowed') return access;
+  const row = await db
+    .selectFrom('inventories')
+    .select([
+      'id',
+      'name',
+      'personal_of',
+      (eb) =>
+        eb
+          .selectFrom('items')
+          .select(sql<number>`count(*)::int`.as('count'))
+          .whereRef('items.inventory_id', '=', 'inventories.id')
+          .as('item_count'),
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row) return { status: 'not-found' };
+  return {
+    status: 'found',
+    inventory: {
+      id: row.id,
+      name: row.name,
+      role: access.role,
+      personal: row.personal_of === caller.userId,
+      itemCount: row.item_count ?? 0,
+    },
+  };
+}
+
+/** A new inventory, with its maker as the owner. */
+export async function createInventory(db: Db, ownerId: number, name: string): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { id } = await trx
+      .insertInto('inventories')
+      .values({ name })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('memberships')
+      .values({ inventory_id: id, user_id: ownerId, role: 'owner' })
+      .execute();
+    return id;
+  });
+}
+
+/**
+ * The personal inventory of a new account ("My items"), made in the transaction that makes
+ * the account. `trx` must be a transaction: the inventory and the membership go together.
+ */
+export async function createPersonalInventory(trx: Db, userId: number): Promise<number> {
+  const { id } = await trx
+    .insertInto('inventories')
+    .values({ name: PERSONAL_INVENTORY_NAME, personal_of: userId })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto('memberships')
+    .values({ inventory_id: id, user_id: userId, role: 'owner' })
+    .execute();
+  await trx.updateTable('users').set({ last_inventory_id: id }).where('id', '=', userId).execute();
+  return id;
+}
+
+export async function renameInventory(
+  db: Db,
+  caller: Caller,
+  id: number,
+  name: string,
+): Promise<{ status: 'renamed' } | Denied> {
+  const result = await db
+    .updateTable('inventories')
+    .set({ name })
+    .where('id', 'in', inventoriesFor(db, caller, 'own'))
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (result.numUpdatedRows > 0n) return { status: 'renamed' };
+  const access = await checkAccess(db, caller, 'own', id);
+  return access.status === 'allowed' ? { status: 'not-found' } : access;
+}
+
+/** Deletes an inventory and everything in it. A personal inventory cannot be deleted. */
+export async function deleteInventory(
+  db: Db,
+  caller: Caller,
+  id: number,
+): Promise<{ status: 'deleted' } | { status: 'personal' } | Denied> {
+  const found = await findInventoryForMember(db, caller, 'own', id);
+  if (found.status !== 'found') return found;
+  const personal = await db
+    .selectFrom('inventories')
+    .select('id')
+    .where('id', '=', id)
+    .where('personal_of', 'is not', null)
+    .executeTakeFirst();
+  if (personal) return { status: 'personal' };
+  await db
+    .deleteFrom('inventories')
+    .where('id', 'in', inventoriesFor(db, caller, 'own'))
+    .where('id', '=', id)
+    .execute();
+  return { status: 'deleted' };
+}
+
+/** The user's personal inventory, or the first one they are in when theirs is gone. */
+export async function defaultInventoryId(db: Db, caller: Caller): Promise<number | undefined> {
+  if (caller.onlyInventoryId !== null) return caller.onlyInventoryId;
+  const row = await db
+    .selectFrom('memberships')
+    .innerJoin('inventories', 'inventories.id', 'memberships.inventory_id')
+    .select('inventories.id')
+    .where('memberships.user_id', '=', caller.userId)
+    .orderBy(sql`inventories.personal_of is distinct from ${caller.userId}`)
+    .orderBy('inventories.id')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** The inventory `/` opens: the one used last, while the user is still in it. */
+export async function lastUsedInventoryId(db: Db, caller: Caller): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .innerJoin('memberships', (join) =>
+      join
+        .onRef('memberships.inventory_id', '=', 'users.last_inventory_id')
+        .onRef('memberships.user_id', '=', 'users.id'),
+    )
+    .select('memberships.inventory_id')
+    .where('users.id', '=', caller.userId)
+    .executeTakeFirst();
+  return row?.inventory_id ?? (await defaultInventoryId(db, caller));
+}
+
+export async function rememberLastInventory(db: Db, userId: number, id: number): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ last_inventory_id: id })
+    .where('id', '=', userId)
+    .where('last_inventory_id', 'is distinct from', id)
+    .execute();
+}
+
+/**
+ * The inventories a user is the only owner of while others are in them: an account cannot
+ * be deleted while there are any (it would leave those members without an owner).
+ */
+export async function inventoriesOnlyOwnedBy(
+  db: Db,
+  userId: number,
+): Promise<{ id: number; name: string }[]> {
+  return db
+    .selectFrom('inventories')
+    .innerJoin('memberships as mine', 'mine.inventory_id', 'inventories.id')
+    .select(['inventories.id', 'inventories.name'])
+    .where('mine.user_id', '=', userId)
+    .where('mine.role', '=', 'owner')
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('memberships as other')
+            .select('other.user_id')
+            .whereRef('other.inventory_id', '=', 'inventories.id')
+            .where('other.user_id', '<>', userId)
+            .where('other.role', '=', 'owner'),
+        ),
+      ),
+    )
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('memberships as other')
+          .select('other.user_id')
+          .whereRef('other.inventory_id', '=', 'inventories.id')
+          .where('other.user_id', '<>', userId),
+      ),
+    )
+    .orderBy('inventories.id')
+    .execute();
+}
+
+/**
+ * What goes with an account: the inventories nobody else is in. (Those with other members
+ * but no other owner must be handed over first; see `inventoriesOnlyOwnedBy`.)
+ */
+export async function deleteInventoriesOnlyUserIsIn(db: Db, userId: number): Promise<void> {
+  await db
+    .deleteFrom('inventories')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('memberships')
+        .select('inventory_id')
+        .where('user_id', '=', userId)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('memberships as other')
+                .select('other.user_id')
+                .whereRef('other.inventory_id', '=', 'memberships.inventory_id')
+                .where('other.user_id', '<>', userId),
+            ),
+          ),
+        ),
+    )
+    .execute();
+}

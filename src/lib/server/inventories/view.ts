@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { parseItemListParams, type ItemListQuery } from '../../contracts/items.ts';
+import { pageCount, pageHref } from '../../paging.ts';
+import type { Database } from '../db/types.ts';
+import { listItemsForMember, type ItemPage } from '../items.ts';
+import { allows, type Caller } from './access.ts';
+import {
+  findInventoryForMember,
+  listInventoriesForMember,
+  rememberLastInventory,
+  type Inventory,
+} from './inventories.ts';
+
+/**
+ * What an inventory's page shows: the inventory, one page of its items as the address asks
+ * for them, and the caller's other inventories for the switcher. `/` and
+ * `/inventories/<id>/` are the same page; this is it, without the markup.
+ */
+export type InventoryView =
+  | {
+      status: 'ok';
+      inventory: Inventory;
+      inventories: Inventory[];
+      canEdit: boolean;
+      query: ItemListQuery;
+      listing: ItemPage;
+    }
+  /** A page past the end (an old link, a list that shrank): the last page there is. */
+  | { status: 'redirect'; to: string }
+  | { status: 'not-found' };
+
+export async function loadInventoryView(
+  db: Kysely<Database>,
+  caller: Caller,
+  inventoryId: number,
+  url: URL,
+): Promise<InventoryView> {
+  const found = await findInventoryForMember(db, caller, 'read', inventoryId);
+  if (found.status !== 'found') return { status: 'not-found' };
+  const query = parseItemListParams(url.searchParams);
+  const [listing, inventories] = await Promise.all([
+    listItemsForMember(db, caller, 'read', { inventoryId }, query),
+    listInventoriesForMember(db, caller),
+    rememberLastInventory(db, caller.userId, inventoryId),
+  ]);
+  const lastPage = pageCount(listing.total, listing.limit);
+  if (listing.page > lastPage) return { status: 'redirect', to: pageHref(url, lastPage) };
+  return {
+    status: 'ok',
+    inventory: found.inventory,
+    inventories,
+    canEdit: allows(found.inventory.role, 'edit'),
+    query,
+    listing,
+  };
+}
+
+export const inventoryPath = (id: number): string => `/inventories/${id}/`;
