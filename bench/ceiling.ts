@@ -25,7 +25,8 @@ const SESSION_QUERY = `
   left join users on users.id = sessions.user_id and users.is_active = true
   where sessions.id = $1`;
 const ITEMS_QUERY = `
-  select id, user_id, name, amount, description from items where user_id = $1 order by id`;
+  select id, created_by as user_id, name, amount, description from items
+  where inventory_id in (select inventory_id from memberships where user_id = $1) order by id`;
 
 interface SessionRow {
   id: string;

@@ -11,6 +11,7 @@ import { generateSessionToken, sessionIdFromToken } from '../src/lib/server/auth
 import { openDatabase, type DatabaseHandle } from '../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../src/lib/server/db/migrate.ts';
 import type { Database } from '../src/lib/server/db/types.ts';
+import { createPersonalInventory } from '../src/lib/server/inventories/inventories.ts';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -86,16 +87,21 @@ export async function createUser(
   username: string,
   sessions = 1,
 ): Promise<BenchUser> {
-  const { id } = await db
-    .insertInto('users')
-    .values({
-      username,
-      username_key: username.normalize('NFKC').toLowerCase(),
-      password_hash: await hashPassword(`${username}-${randomBytes(8).toString('hex')}`),
-      is_active: true,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const passwordHash = await hashPassword(`${username}-${randomBytes(8).toString('hex')}`);
+  const id = await db.transaction().execute(async (trx) => {
+    const user = await trx
+      .insertInto('users')
+      .values({
+        username,
+        username_key: username.normalize('NFKC').toLowerCase(),
+        password_hash: passwordHash,
+        is_active: true,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await createPersonalInventory(trx, user.id);
+    return user.id;
+  });
   const tokens = Array.from({ length: sessions }, () => generateSessionToken());
   // A full 30 days left, so Lucia never extends them (no Set-Cookie, no UPDATE) during a run.
   const expiresAt = new Date(Date.now() + SESSION_DAYS * 24 * 3600 * 1000);
@@ -166,13 +172,23 @@ export async function seedItems(
   count: number,
 ): Promise<void> {
   const BATCH = 1000;
+  const inventoryId = await personalInventoryId(db, userId);
   for (let start = 0; start < count; start += BATCH) {
     const rows = [];
     for (let n = start; n < Math.min(count, start + BATCH); n += 1) {
-      rows.push({ user_id: userId, ...itemFor(n) });
+      rows.push({ inventory_id: inventoryId, created_by: userId, ...itemFor(n) });
     }
     await db.insertInto('items').values(rows).execute();
   }
+}
+
+async function personalInventoryId(db: Kysely<Database>, userId: number): Promise<number> {
+  const { id } = await db
+    .selectFrom('inventories')
+    .select('id')
+    .where('personal_of', '=', userId)
+    .executeTakeFirstOrThrow();
+  return id;
 }
 
 /** `count` items in one INSERT … SELECT over generate_series: fast for 100,000 and more. */
@@ -182,9 +198,10 @@ export async function seedManyItems(
   count: number,
 ): Promise<void> {
   const marked = ` "quoted" 'single' é 漢字 <b>&amp;</b> \\ 📦\n`;
+  const inventoryId = await personalInventoryId(db, userId);
   await sql`
-    insert into items (user_id, name, amount, description)
-    select ${userId}, 'Item ' || g || ' <b>& "Café"', (g * 7919) % 2147483647,
+    insert into items (inventory_id, created_by, name, amount, description)
+    select ${inventoryId}, ${userId}, 'Item ' || g || ' <b>& "Café"', (g * 7919) % 2147483647,
            'Bench item ' || g || ${marked}::text || repeat('lorem ipsum ', g % 20)
     from generate_series(1, ${count}::int) as g
   `.execute(db);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import {
   openDatabase,
@@ -6,6 +7,7 @@ import {
   type DatabaseHandle,
 } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
+import type { Database } from '../../src/lib/server/db/types.ts';
 
 /**
  * Integration tests run against the embedded database always, and against PostgreSQL too
@@ -83,4 +85,14 @@ export async function createTestDatabase(
       if (name) await dropPostgresDatabase(name);
     },
   };
+}
+
+/** The personal inventory ("My items") registration gave a user: where seeded items go. */
+export async function personalInventoryOf(db: Kysely<Database>, userId: number): Promise<number> {
+  const { id } = await db
+    .selectFrom('inventories')
+    .select('id')
+    .where('personal_of', '=', userId)
+    .executeTakeFirstOrThrow();
+  return id;
 }

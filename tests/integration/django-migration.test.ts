@@ -26,7 +26,12 @@ import {
   type ImportOptions,
   type ImportProgress,
 } from '../../src/lib/server/migration/import.ts';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import {
+  BACKENDS,
+  createTestDatabase,
+  personalInventoryOf,
+  type TestDatabase,
+} from '../helpers/database.ts';
 import { runScript } from '../helpers/server.ts';
 import { sql, type Kysely } from 'kysely';
 
@@ -196,7 +201,7 @@ async function usersOf(db: Kysely<Database>) {
 async function itemsOf(db: Kysely<Database>) {
   return db
     .selectFrom('items')
-    .select(['id', 'user_id', 'name', 'amount', 'description'])
+    .select(['id', 'created_by as user_id', 'name', 'amount', 'description'])
     .orderBy('id')
     .execute();
 }
@@ -357,7 +362,12 @@ describe.each(BACKENDS)('importing from Django on %s', (backend) => {
     expect(carol).toMatchObject({ status: 'created', userId: 3 });
     const item = await db
       .insertInto('items')
-      .values({ user_id: 3, name: 'New', amount: 1 })
+      .values({
+        inventory_id: await personalInventoryOf(db, 3),
+        created_by: 3,
+        name: 'New',
+        amount: 1,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     expect(item.id).toBe(4);
@@ -581,11 +591,12 @@ describe.each(BACKENDS)('importing from Django on %s', (backend) => {
       nextAddress(),
     );
     expect(registered).toMatchObject({ status: 'created', userId: 3, username: 'Carol' });
+    const carols = { inventory_id: await personalInventoryOf(db, 3), created_by: 3 };
     await db
       .insertInto('items')
       .values([
-        { user_id: 3, name: 'Ünïcødé 漢字 😀', amount: 2_147_483_647, description: 'a\nb\tc <&>' },
-        { user_id: 3, name: 'Empty', amount: 0, description: '' },
+        { ...carols, name: 'Ünïcødé 漢字 😀', amount: 2_147_483_647, description: 'a\nb\tc <&>' },
+        { ...carols, name: 'Empty', amount: 0, description: '' },
       ])
       .execute();
     await db

@@ -10,7 +10,7 @@ import {
   itemInputSchema,
   type ItemInput,
 } from '../../src/lib/contracts/item-input.ts';
-import { BACKENDS } from '../helpers/database.ts';
+import { BACKENDS, personalInventoryOf } from '../helpers/database.ts';
 import {
   processCpuMs,
   registerInDatabase,
@@ -424,8 +424,8 @@ describe.each(BACKENDS)('a large export on %s', (backend) => {
     site = await startSite(backend, async (db) => {
       const userId = await registerInDatabase(db, 'bulk_owner');
       await sql`
-        insert into items (user_id, name, amount, description)
-        select ${userId}, 'Item ' || g, g, repeat(md5(g::text), ${MD5_COPIES})
+        insert into items (inventory_id, created_by, name, amount, description)
+        select ${await personalInventoryOf(db, userId)}, ${userId}, 'Item ' || g, g, repeat(md5(g::text), ${MD5_COPIES})
         from generate_series(1, ${ITEMS}) as g
       `.execute(db);
     });

@@ -3,16 +3,19 @@ import { CompiledQuery, createQueryId, sql, type Kysely, type RootOperationNode 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMOUNT_MAX, type ItemInput } from '../../src/lib/contracts/item-input.ts';
 import {
-  adjustItemAmountForUser,
-  createItemForUser,
+  adjustItemAmountForMember,
+  createItemForMember,
   type CreateItemOutcome,
-  deleteItemForUser,
-  findItemForUser,
-  itemBatchesForUser,
-  listItemsForUser,
-  updateItemForUser,
+  deleteItemForMember,
+  type ExportedItem,
+  findItemForMember,
+  itemBatchesForMember,
+  listItemsForMember,
+  updateItemForMember,
   type Item,
 } from '../../src/lib/server/items.ts';
+import type { Caller } from '../../src/lib/server/inventories/access.ts';
+import { createPersonalInventory } from '../../src/lib/server/inventories/inventories.ts';
 import type { Database } from '../../src/lib/server/db/types.ts';
 import { parseRowId } from '../../src/lib/server/ids.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -58,9 +61,21 @@ function expectedOrder(items: Item[], sort: ItemSort): Item[] {
 
 /** The item an outcome stored, or replayed; any other outcome fails the test. */
 function storedItem(outcome: CreateItemOutcome): Item {
-  if (outcome.status === 'key-reused') throw new Error('the idempotency key was refused');
+  if (!('item' in outcome)) throw new Error(`not stored: ${outcome.status}`);
   return outcome.item;
 }
+
+/** A user through their own session: every inventory of theirs, no token limit. */
+const member = (userId: number): Caller => ({ userId, onlyInventoryId: null });
+
+/** What the exports read of an item. */
+const exported = (item: Item): ExportedItem => ({
+  id: item.id,
+  userId: item.createdBy?.id ?? null,
+  name: item.name,
+  amount: item.amount,
+  description: item.description,
+});
 
 describe('parseRowId', () => {
   it.each([
@@ -206,22 +221,37 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     await database.drop();
   });
 
-  /** A user of its own for each test, straight in the table (no password hashing needed). */
+  /** Each user's personal inventory, where their items go. */
+  const personal = new Map<number, number>();
+
+  /**
+   * A user of its own for each test, straight in the table (no password hashing needed),
+   * with the personal inventory registration gives everyone.
+   */
   async function newUser(): Promise<number> {
     userCounter += 1;
     const username = `items_user_${userCounter}`;
-    const row = await database.db
-      .insertInto('users')
-      .values({ username, username_key: username, password_hash: 'not-a-real-hash' })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
+    return database.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('users')
+        .values({ username, username_key: username, password_hash: 'not-a-real-hash' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      personal.set(row.id, await createPersonalInventory(trx, row.id));
+      return row.id;
+    });
   }
+
+  const addTo = (userId: number) => personal.get(userId)!;
 
   async function addItems(ownerId: number, inputs: ItemInput[]): Promise<Item[]> {
     const created: Item[] = [];
     for (const input of inputs) {
-      created.push(storedItem(await createItemForUser(database.db, ownerId, input)));
+      created.push(
+        storedItem(
+          await createItemForMember(database.db, member(ownerId), 'edit', addTo(ownerId), input),
+        ),
+      );
     }
     return created;
   }
@@ -230,7 +260,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     return database.db
       .selectFrom('items')
       .selectAll()
-      .where('user_id', '=', ownerId)
+      .where('created_by', '=', ownerId)
       .orderBy('id')
       .execute();
   }
@@ -239,7 +269,13 @@ describe.each(BACKENDS)('items on %s', (backend) => {
   async function allPages(ownerId: number, sort: ItemSort, limit: number, search?: string) {
     const pages: Item[][] = [];
     for (let page = 1; ; page += 1) {
-      const listing = await listItemsForUser(database.db, ownerId, { sort, limit, page, search });
+      const listing = await listItemsForMember(
+        database.db,
+        member(ownerId),
+        'read',
+        {},
+        { sort, limit, page, search },
+      );
       if (listing.items.length === 0) return pages;
       pages.push(listing.items);
       expect(listing.items.length).toBeLessThanOrEqual(limit);
@@ -262,11 +298,17 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         [2, 3],
         [3, 1],
       ] as const) {
-        const listing = await listItemsForUser(database.db, owner, {
-          sort: 'oldest',
-          page,
-          limit: 3,
-        });
+        const listing = await listItemsForMember(
+          database.db,
+          member(owner),
+          'read',
+          {},
+          {
+            sort: 'oldest',
+            page,
+            limit: 3,
+          },
+        );
         expect(listing).toMatchObject({ total: 7, totalAmount: total, page, limit: 3 });
         expect(listing.items).toHaveLength(size);
         seen.push(...ids(listing.items));
@@ -277,7 +319,13 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('answers a page past the end with no items but the right totals', async () => {
       const owner = await newUser();
       await addItems(owner, [item('a', 2), item('b', 3)]);
-      const listing = await listItemsForUser(database.db, owner, { page: 5, limit: 10 });
+      const listing = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { page: 5, limit: 10 },
+      );
       expect(listing).toEqual({ items: [], total: 2, totalAmount: 5, page: 5, limit: 10 });
     });
 
@@ -287,15 +335,27 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         owner,
         Array.from({ length: 30 }, (_, index) => item(`n${index}`, index)),
       );
-      const first = await listItemsForUser(database.db, owner);
+      const first = await listItemsForMember(database.db, member(owner), 'read', {});
       expect(first.items).toHaveLength(25);
       expect(first).toMatchObject({ total: 30, totalAmount: 435, page: 1, limit: 25 });
 
-      const tooSmall = await listItemsForUser(database.db, owner, { page: 0, limit: 0 });
+      const tooSmall = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { page: 0, limit: 0 },
+      );
       expect(tooSmall).toMatchObject({ page: 1, limit: 1 });
       expect(tooSmall.items).toHaveLength(1);
 
-      const tooLarge = await listItemsForUser(database.db, owner, { limit: 1000 });
+      const tooLarge = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { limit: 1000 },
+      );
       expect(tooLarge.limit).toBe(100);
       expect(tooLarge.items).toHaveLength(30);
     });
@@ -303,14 +363,20 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('totals amounts beyond the integer range exactly', async () => {
       const owner = await newUser();
       await addItems(owner, [item('max 1', AMOUNT_MAX), item('max 2', AMOUNT_MAX), item('one', 1)]);
-      const listing = await listItemsForUser(database.db, owner, { limit: 1 });
+      const listing = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { limit: 1 },
+      );
       expect(listing.total).toBe(3);
       expect(listing.totalAmount).toBe(2 * AMOUNT_MAX + 1);
     });
 
     it('gives zero totals to a user with no items', async () => {
       const owner = await newUser();
-      expect(await listItemsForUser(database.db, owner)).toEqual({
+      expect(await listItemsForMember(database.db, member(owner), 'read', {})).toEqual({
         items: [],
         total: 0,
         totalAmount: 0,
@@ -324,20 +390,44 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('orders by id for newest and oldest', async () => {
       const owner = await newUser();
       const created = await addItems(owner, [item('b', 2), item('a', 1), item('c', 3)]);
-      const newest = await listItemsForUser(database.db, owner, { sort: 'newest' });
+      const newest = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: 'newest' },
+      );
       expect(ids(newest.items)).toEqual(ids(created).reverse());
-      const oldest = await listItemsForUser(database.db, owner, { sort: 'oldest' });
+      const oldest = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: 'oldest' },
+      );
       expect(ids(oldest.items)).toEqual(ids(created));
-      const byDefault = await listItemsForUser(database.db, owner, {});
+      const byDefault = await listItemsForMember(database.db, member(owner), 'read', {}, {});
       expect(ids(byDefault.items)).toEqual(ids(newest.items));
     });
 
     it('sorts names ignoring case, both ways', async () => {
       const owner = await newUser();
       await addItems(owner, [item('cherry'), item('Banana'), item('apple'), item('Date')]);
-      const ascending = await listItemsForUser(database.db, owner, { sort: 'name' });
+      const ascending = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: 'name' },
+      );
       expect(names(ascending.items)).toEqual(['apple', 'Banana', 'cherry', 'Date']);
-      const descending = await listItemsForUser(database.db, owner, { sort: '-name' });
+      const descending = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: '-name' },
+      );
       expect(names(descending.items)).toEqual(['Date', 'cherry', 'Banana', 'apple']);
     });
 
@@ -349,9 +439,21 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         item('big', AMOUNT_MAX),
         item('zero', 0),
       ]);
-      const ascending = await listItemsForUser(database.db, owner, { sort: 'amount' });
+      const ascending = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: 'amount' },
+      );
       expect(names(ascending.items)).toEqual(['zero', 'two', 'ten', 'big']);
-      const descending = await listItemsForUser(database.db, owner, { sort: '-amount' });
+      const descending = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { sort: '-amount' },
+      );
       expect(names(descending.items)).toEqual(['big', 'ten', 'two', 'zero']);
     });
 
@@ -372,7 +474,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         '-amount': descending,
       };
       for (const sort of ITEM_SORTS) {
-        const listing = await listItemsForUser(database.db, owner, { sort });
+        const listing = await listItemsForMember(database.db, member(owner), 'read', {}, { sort });
         expect(ids(listing.items), sort).toEqual(expected[sort]);
       }
     });
@@ -436,24 +538,48 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         item('Gadget', 2, 'goes with a WIDGET'),
         item('Sprocket', 4, 'nothing to see'),
       ]);
-      const found = await listItemsForUser(database.db, owner, { search: 'widget', sort: 'name' });
+      const found = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { search: 'widget', sort: 'name' },
+      );
       expect(names(found.items)).toEqual(['Blue Widget', 'Gadget']);
       expect(found).toMatchObject({ total: 2, totalAmount: 3 });
 
-      const upper = await listItemsForUser(database.db, owner, { search: 'WIDG', sort: 'name' });
+      const upper = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { search: 'WIDG', sort: 'name' },
+      );
       expect(names(upper.items)).toEqual(['Blue Widget', 'Gadget']);
 
-      const none = await listItemsForUser(database.db, owner, { search: 'nope' });
+      const none = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { search: 'nope' },
+      );
       expect(none).toMatchObject({ items: [], total: 0, totalAmount: 0 });
     });
 
     it('ignores surrounding spaces, and an empty search lists everything', async () => {
       const owner = await newUser();
       await addItems(owner, [item('Bolt'), item('Nut')]);
-      const padded = await listItemsForUser(database.db, owner, { search: '  bolt  ' });
+      const padded = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        { search: '  bolt  ' },
+      );
       expect(names(padded.items)).toEqual(['Bolt']);
       for (const search of ['', '   ', undefined]) {
-        const all = await listItemsForUser(database.db, owner, { search });
+        const all = await listItemsForMember(database.db, member(owner), 'read', {}, { search });
         expect(all.total, JSON.stringify(search)).toBe(2);
       }
     });
@@ -468,7 +594,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     ])('treats %j literally', async (search, match, others) => {
       const owner = await newUser();
       await addItems(owner, [item(match), ...others.map((name) => item(name))]);
-      const found = await listItemsForUser(database.db, owner, { search });
+      const found = await listItemsForMember(database.db, member(owner), 'read', {}, { search });
       expect(names(found.items)).toEqual([match]);
 
       // The same characters in a description.
@@ -477,7 +603,13 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         item('one', 1, match),
         ...others.map((description) => item('other', 1, description)),
       ]);
-      const inDescription = await listItemsForUser(database.db, other, { search });
+      const inDescription = await listItemsForMember(
+        database.db,
+        member(other),
+        'read',
+        {},
+        { search },
+      );
       expect(inDescription.items.map((entry) => entry.description)).toEqual([match]);
     });
 
@@ -490,7 +622,17 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         item('other', 4),
       ]);
       const search = async (text: string) =>
-        names((await listItemsForUser(database.db, owner, { search: text, sort: 'oldest' })).items);
+        names(
+          (
+            await listItemsForMember(
+              database.db,
+              member(owner),
+              'read',
+              {},
+              { search: text, sort: 'oldest' },
+            )
+          ).items,
+        );
       expect(await search('émile')).toEqual(['Émile’s Über-Kit']);
       expect(await search('ÜBER')).toEqual(['Émile’s Über-Kit']);
       expect(await search('漢字')).toEqual(['Plain']);
@@ -506,12 +648,18 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         item('match b', 2),
         item('match c', 4),
       ]);
-      const second = await listItemsForUser(database.db, owner, {
-        search: 'match',
-        sort: 'name',
-        page: 2,
-        limit: 2,
-      });
+      const second = await listItemsForMember(
+        database.db,
+        member(owner),
+        'read',
+        {},
+        {
+          search: 'match',
+          sort: 'name',
+          page: 2,
+          limit: 2,
+        },
+      );
       expect(names(second.items)).toEqual(['match c']);
       expect(second).toMatchObject({ total: 3, totalAmount: 7 });
     });
@@ -527,64 +675,91 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     }
 
     async function expectUnchanged(owner: number, expected: Item) {
-      expect(await findItemForUser(database.db, owner, expected.id)).toEqual(expected);
+      expect(await findItemForMember(database.db, member(owner), 'read', expected.id)).toEqual(
+        expected,
+      );
     }
 
     it('finds only the owner’s item', async () => {
       const { owner, stranger, mine } = await twoOwners();
-      expect(await findItemForUser(database.db, owner, mine.id)).toEqual(mine);
-      expect(await findItemForUser(database.db, stranger, mine.id)).toBeUndefined();
-      expect(await findItemForUser(database.db, owner, 2147483647)).toBeUndefined();
+      expect(await findItemForMember(database.db, member(owner), 'read', mine.id)).toEqual(mine);
+      expect(
+        await findItemForMember(database.db, member(stranger), 'read', mine.id),
+      ).toBeUndefined();
+      expect(
+        await findItemForMember(database.db, member(owner), 'read', 2147483647),
+      ).toBeUndefined();
     });
 
     it('lets nobody else update it', async () => {
       const { owner, stranger, mine } = await twoOwners();
       expect(
-        await updateItemForUser(database.db, stranger, mine.id, { name: 'Stolen', amount: 0 }),
-      ).toBeUndefined();
+        await updateItemForMember(database.db, member(stranger), 'edit', mine.id, {
+          name: 'Stolen',
+          amount: 0,
+        }),
+      ).toEqual({ status: 'not-found' });
       await expectUnchanged(owner, mine);
 
-      const updated = await updateItemForUser(database.db, owner, mine.id, { amount: 6 });
-      expect(updated).toEqual({ ...mine, amount: 6 });
+      const updated = await updateItemForMember(database.db, member(owner), 'edit', mine.id, {
+        amount: 6,
+      });
+      expect(updated).toEqual({
+        status: 'changed',
+        item: { ...mine, amount: 6, version: 2, updatedAt: expect.any(Date) },
+      });
     });
 
     it('lets nobody else adjust it', async () => {
       const { owner, stranger, mine } = await twoOwners();
       for (const delta of [1, -1, -5]) {
-        expect(await adjustItemAmountForUser(database.db, stranger, mine.id, delta)).toEqual({
+        expect(
+          await adjustItemAmountForMember(database.db, member(stranger), 'edit', mine.id, delta),
+        ).toEqual({
           status: 'not-found',
         });
       }
       await expectUnchanged(owner, mine);
-      expect(await adjustItemAmountForUser(database.db, stranger, 2147483647, 1)).toEqual({
+      expect(
+        await adjustItemAmountForMember(database.db, member(stranger), 'edit', 2147483647, 1),
+      ).toEqual({
         status: 'not-found',
       });
     });
 
     it('lets nobody else delete it', async () => {
       const { owner, stranger, mine } = await twoOwners();
-      expect(await deleteItemForUser(database.db, stranger, mine.id)).toBe(false);
+      const remove = (userId: number) =>
+        deleteItemForMember(database.db, member(userId), 'edit', mine.id);
+      expect(await remove(stranger)).toEqual({ status: 'not-found' });
       await expectUnchanged(owner, mine);
-      expect(await deleteItemForUser(database.db, owner, mine.id)).toBe(true);
-      expect(await findItemForUser(database.db, owner, mine.id)).toBeUndefined();
-      expect(await deleteItemForUser(database.db, owner, mine.id)).toBe(false);
+      expect(await remove(owner)).toEqual({ status: 'deleted' });
+      expect(await findItemForMember(database.db, member(owner), 'read', mine.id)).toBeUndefined();
+      expect(await remove(owner)).toEqual({ status: 'not-found' });
     });
 
     it('never lists or exports another user’s items, searched or not', async () => {
       const { owner, stranger, mine } = await twoOwners();
       for (const search of [undefined, 'Mine', 'private', 'i']) {
-        const listing = await listItemsForUser(database.db, stranger, { search, limit: 100 });
+        const listing = await listItemsForMember(
+          database.db,
+          member(stranger),
+          'read',
+          {},
+          { search, limit: 100 },
+        );
         expect(ids(listing.items), String(search)).not.toContain(mine.id);
-        expect(listing.items.every((entry) => entry.userId === stranger)).toBe(true);
+        expect(listing.items.every((entry) => entry.createdBy?.id === stranger)).toBe(true);
       }
-      const strangerListing = await listItemsForUser(database.db, stranger);
+      const strangerListing = await listItemsForMember(database.db, member(stranger), 'read', {});
       expect(strangerListing).toMatchObject({ total: 1, totalAmount: 1 });
 
-      const batches: Omit<Item, 'createdAt'>[] = [];
-      for await (const batch of itemBatchesForUser(database.db, stranger)) batches.push(...batch);
+      const batches: ExportedItem[] = [];
+      for await (const batch of itemBatchesForMember(database.db, member(stranger), 'read', {}))
+        batches.push(...batch);
       expect(names(batches)).toEqual(['Theirs']);
 
-      const ownerListing = await listItemsForUser(database.db, owner);
+      const ownerListing = await listItemsForMember(database.db, member(owner), 'read', {});
       expect(ownerListing.items).toEqual([mine]);
     });
   });
@@ -593,24 +768,50 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('adds and takes one', async () => {
       const owner = await newUser();
       const [created] = await addItems(owner, [item('Counted', 1)]);
-      const up = await adjustItemAmountForUser(database.db, owner, created!.id, 1);
-      expect(up).toEqual({ status: 'adjusted', item: { ...created, amount: 2 } });
-      const down = await adjustItemAmountForUser(database.db, owner, created!.id, -2);
-      expect(down).toEqual({ status: 'adjusted', item: { ...created, amount: 0 } });
+      const up = await adjustItemAmountForMember(
+        database.db,
+        member(owner),
+        'edit',
+        created!.id,
+        1,
+      );
+      // Every change counts one version and stamps its time.
+      const changed = { updatedAt: expect.any(Date) };
+      expect(up).toEqual({
+        status: 'adjusted',
+        item: { ...created, ...changed, amount: 2, version: 2 },
+      });
+      const down = await adjustItemAmountForMember(
+        database.db,
+        member(owner),
+        'edit',
+        created!.id,
+        -2,
+      );
+      expect(down).toEqual({
+        status: 'adjusted',
+        item: { ...created, ...changed, amount: 0, version: 3 },
+      });
     });
 
     it('refuses to go below 0 and changes nothing', async () => {
       const owner = await newUser();
       const [empty, some] = await addItems(owner, [item('Empty', 0), item('Some', 3)]);
-      expect(await adjustItemAmountForUser(database.db, owner, empty!.id, -1)).toEqual({
+      expect(
+        await adjustItemAmountForMember(database.db, member(owner), 'edit', empty!.id, -1),
+      ).toEqual({
         status: 'out-of-range',
         item: empty,
       });
-      expect(await adjustItemAmountForUser(database.db, owner, some!.id, -4)).toEqual({
+      expect(
+        await adjustItemAmountForMember(database.db, member(owner), 'edit', some!.id, -4),
+      ).toEqual({
         status: 'out-of-range',
         item: some,
       });
-      expect(await adjustItemAmountForUser(database.db, owner, some!.id, -AMOUNT_MAX)).toEqual({
+      expect(
+        await adjustItemAmountForMember(database.db, member(owner), 'edit', some!.id, -AMOUNT_MAX),
+      ).toEqual({
         status: 'out-of-range',
         item: some,
       });
@@ -620,12 +821,21 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('reaches 2147483647 and refuses to pass it', async () => {
       const owner = await newUser();
       const [almost] = await addItems(owner, [item('Almost', AMOUNT_MAX - 1)]);
-      const full = await adjustItemAmountForUser(database.db, owner, almost!.id, 1);
-      expect(full).toEqual({ status: 'adjusted', item: { ...almost, amount: AMOUNT_MAX } });
+      const full = await adjustItemAmountForMember(
+        database.db,
+        member(owner),
+        'edit',
+        almost!.id,
+        1,
+      );
+      const atMost = { ...almost!, amount: AMOUNT_MAX, version: 2, updatedAt: expect.any(Date) };
+      expect(full).toEqual({ status: 'adjusted', item: atMost });
       for (const delta of [1, AMOUNT_MAX]) {
-        expect(await adjustItemAmountForUser(database.db, owner, almost!.id, delta)).toEqual({
+        expect(
+          await adjustItemAmountForMember(database.db, member(owner), 'edit', almost!.id, delta),
+        ).toEqual({
           status: 'out-of-range',
-          item: { ...almost, amount: AMOUNT_MAX },
+          item: atMost,
         });
       }
       expect(await rowsOf(owner)).toMatchObject([{ amount: AMOUNT_MAX }]);
@@ -633,7 +843,9 @@ describe.each(BACKENDS)('items on %s', (backend) => {
 
     it('answers not-found for a missing item', async () => {
       const owner = await newUser();
-      expect(await adjustItemAmountForUser(database.db, owner, 2147483647, 1)).toEqual({
+      expect(
+        await adjustItemAmountForMember(database.db, member(owner), 'edit', 2147483647, 1),
+      ).toEqual({
         status: 'not-found',
       });
     });
@@ -643,17 +855,31 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       const [counted] = await addItems(owner, [item('Counted', 10)]);
       await Promise.all(
         Array.from({ length: 20 }, (_, index) =>
-          adjustItemAmountForUser(database.db, owner, counted!.id, index % 2 === 0 ? 1 : 2),
+          adjustItemAmountForMember(
+            database.db,
+            member(owner),
+            'edit',
+            counted!.id,
+            index % 2 === 0 ? 1 : 2,
+          ),
         ),
       );
-      expect((await findItemForUser(database.db, owner, counted!.id))?.amount).toBe(10 + 30);
+      expect(
+        (await findItemForMember(database.db, member(owner), 'read', counted!.id))?.amount,
+      ).toBe(10 + 30);
     });
   });
 
   describe('creating', () => {
     it('stores the item for its owner', async () => {
       const owner = await newUser();
-      const outcome = await createItemForUser(database.db, owner, item('Lamp', 2, 'Desk\nlamp'));
+      const outcome = await createItemForMember(
+        database.db,
+        member(owner),
+        'edit',
+        addTo(owner),
+        item('Lamp', 2, 'Desk\nlamp'),
+      );
       expect(outcome.status).toBe('created');
       const created = storedItem(outcome);
       expect(created).toMatchObject({
@@ -663,14 +889,30 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         description: 'Desk\nlamp',
       });
       expect(created.createdAt).toBeInstanceOf(Date);
-      expect(await findItemForUser(database.db, owner, created.id)).toEqual(created);
+      expect(await findItemForMember(database.db, member(owner), 'read', created.id)).toEqual(
+        created,
+      );
     });
 
     it('stores an item once per idempotency key', async () => {
       const owner = await newUser();
       const key = { key: 'key-1', route: 'api' } as const;
-      const first = await createItemForUser(database.db, owner, item('Once', 1), key);
-      const again = await createItemForUser(database.db, owner, item('Once', 1), key);
+      const first = await createItemForMember(
+        database.db,
+        member(owner),
+        'edit',
+        addTo(owner),
+        item('Once', 1),
+        key,
+      );
+      const again = await createItemForMember(
+        database.db,
+        member(owner),
+        'edit',
+        addTo(owner),
+        item('Once', 1),
+        key,
+      );
       expect(first.status).toBe('created');
       expect(again).toEqual({ status: 'replayed', item: storedItem(first) });
       expect(await rowsOf(owner)).toHaveLength(1);
@@ -679,14 +921,32 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('refuses a key sent again with another item, or through another route', async () => {
       const owner = await newUser();
       const key = { key: 'key-2', route: 'api' } as const;
-      const first = storedItem(await createItemForUser(database.db, owner, item('Once', 1), key));
+      const first = storedItem(
+        await createItemForMember(
+          database.db,
+          member(owner),
+          'edit',
+          addTo(owner),
+          item('Once', 1),
+          key,
+        ),
+      );
       for (const [input, request] of [
         [item('Other', 9), key],
         [item('Once', 2), key],
         [item('Once', 1, 'more'), key],
         [item('Once', 1), { key: 'key-2', route: 'form' }],
       ] as const) {
-        expect(await createItemForUser(database.db, owner, input, request)).toEqual({
+        expect(
+          await createItemForMember(
+            database.db,
+            member(owner),
+            'edit',
+            addTo(owner),
+            input,
+            request,
+          ),
+        ).toEqual({
           status: 'key-reused',
         });
       }
@@ -697,7 +957,10 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       const owner = await newUser();
       const outcomes = await Promise.all(
         Array.from({ length: 4 }, () =>
-          createItemForUser(database.db, owner, item('Raced', 1), { key: 'race', route: 'api' }),
+          createItemForMember(database.db, member(owner), 'edit', addTo(owner), item('Raced', 1), {
+            key: 'race',
+            route: 'api',
+          }),
         ),
       );
       expect(new Set(outcomes.map((outcome) => storedItem(outcome).id)).size).toBe(1);
@@ -709,19 +972,33 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       const alice = await newUser();
       const bob = await newUser();
       const shared = { key: 'shared-key', route: 'api' } as const;
-      const forAlice = await createItemForUser(database.db, alice, item('A', 1), shared);
-      const forBob = await createItemForUser(database.db, bob, item('B', 2), shared);
+      const forAlice = await createItemForMember(
+        database.db,
+        member(alice),
+        'edit',
+        addTo(alice),
+        item('A', 1),
+        shared,
+      );
+      const forBob = await createItemForMember(
+        database.db,
+        member(bob),
+        'edit',
+        addTo(bob),
+        item('B', 2),
+        shared,
+      );
       expect(forBob.status).toBe('created');
       expect(storedItem(forBob).id).not.toBe(storedItem(forAlice).id);
-      expect(storedItem(forBob)).toMatchObject({ userId: bob, name: 'B', amount: 2 });
+      expect(storedItem(forBob)).toMatchObject({ createdBy: { id: bob }, name: 'B', amount: 2 });
       expect(await rowsOf(alice)).toMatchObject([{ name: 'A' }]);
       expect(await rowsOf(bob)).toMatchObject([{ name: 'B' }]);
     });
 
     it('stores a copy each time without a key', async () => {
       const owner = await newUser();
-      await createItemForUser(database.db, owner, item('Twice', 1));
-      await createItemForUser(database.db, owner, item('Twice', 1));
+      await createItemForMember(database.db, member(owner), 'edit', addTo(owner), item('Twice', 1));
+      await createItemForMember(database.db, member(owner), 'edit', addTo(owner), item('Twice', 1));
       expect(await rowsOf(owner)).toHaveLength(2);
     });
   });
@@ -741,11 +1018,12 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         created.push(...(await addItems(owner, [item(`mine ${index}`, index)])));
         await addItems(stranger, [item(`theirs ${index}`)]);
       }
-      const batches: Omit<Item, 'createdAt'>[][] = [];
-      for await (const batch of itemBatchesForUser(database.db, owner, size)) batches.push(batch);
+      const batches: ExportedItem[][] = [];
+      for await (const batch of itemBatchesForMember(database.db, member(owner), 'read', {}, size))
+        batches.push(batch);
 
-      // The exports carry no creation time, so the batches hold everything else.
-      expect(batches.flat()).toEqual(created.map(({ createdAt: _createdAt, ...item }) => item));
+      // The exports carry no times, so the batches hold only what they write.
+      expect(batches.flat()).toEqual(created.map(exported));
       expect(batches.every((batch) => batch.length > 0 && batch.length <= size)).toBe(true);
       expect(batches.slice(0, -1).every((batch) => batch.length === size)).toBe(true);
       expect(batches).toHaveLength(Math.ceil(count / size));
@@ -754,7 +1032,8 @@ describe.each(BACKENDS)('items on %s', (backend) => {
     it('yields nothing for a user without items', async () => {
       const owner = await newUser();
       const batches: unknown[][] = [];
-      for await (const batch of itemBatchesForUser(database.db, owner, 2)) batches.push(batch);
+      for await (const batch of itemBatchesForMember(database.db, member(owner), 'read', {}, 2))
+        batches.push(batch);
       expect(batches).toEqual([]);
     });
   });
@@ -763,29 +1042,34 @@ describe.each(BACKENDS)('items on %s', (backend) => {
 /**
  * The main page's name sort reads an index in its order (user_id, lower(name), name, id), so
  * a page costs its own rows, not a sort of all the owner's items. The plans are those of the
- * very statements `listItemsForUser` sends, captured on their way to the database.
+ * very statements `listItemsForMember` sends, captured on their way to the database.
  */
 describe.each(BACKENDS)('the name sort on %s', (backend) => {
   const ITEMS = 5_000;
   let database: TestDatabase;
   let owner: number;
+  let inventoryId: number;
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
     const { db } = database;
-    const owners: number[] = [];
+    const owners: { userId: number; inventoryId: number }[] = [];
     for (const name of ['sort_owner', 'sort_neighbour_1', 'sort_neighbour_2']) {
       const row = await db
         .insertInto('users')
         .values({ username: name, username_key: name, password_hash: 'not-a-real-hash' })
         .returning('id')
         .executeTakeFirstOrThrow();
-      owners.push(row.id);
+      const personal = await db
+        .transaction()
+        .execute((trx) => createPersonalInventory(trx, row.id));
+      owners.push({ userId: row.id, inventoryId: personal });
     }
-    owner = owners[0]!;
-    for (const userId of owners) {
-      await sql`insert into items (user_id, name, amount)
-        select ${userId}, case when g % 2 = 0 then 'Item ' else 'item ' end || md5(g::text), g
+    ({ userId: owner, inventoryId } = owners[0]!);
+    for (const neighbour of owners) {
+      await sql`insert into items (inventory_id, created_by, name, amount)
+        select ${neighbour.inventoryId}, ${neighbour.userId},
+          case when g % 2 = 0 then 'Item ' else 'item ' end || md5(g::text), g
         from generate_series(1, ${ITEMS}) as g`.execute(db);
     }
     // The embedded database runs no autovacuum: without statistics it guesses.
@@ -824,9 +1108,13 @@ describe.each(BACKENDS)('the name sort on %s', (backend) => {
     ['-name', 1],
     ['name', 40],
   ] as const)('sort %s, page %d, walks the name index and sorts nothing', async (sort, page) => {
-    const plans = await plansOf((db) => listItemsForUser(db, owner, { sort, page, limit: 25 }));
+    const plans = await plansOf((db) =>
+      listItemsForMember(db, member(owner), 'read', { inventoryId }, { sort, page, limit: 25 }),
+    );
     const listing = plans.find((plan) => plan.startsWith('Limit')) ?? plans.join('\n\n');
-    expect(listing).toMatch(/Index Scan (Backward )?using items_user_id_lower_name_name_id_idx/);
+    expect(listing).toMatch(
+      /Index Scan (Backward )?using items_inventory_id_lower_name_name_id_idx/,
+    );
     expect(listing).not.toMatch(/Sort/);
   });
 });

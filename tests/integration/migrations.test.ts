@@ -38,6 +38,12 @@ describe.each(BACKENDS)('migrations on %s', (backend) => {
       .values({ username: 'Alice', username_key: 'alice', password_hash: 'x' })
       .returning('id')
       .executeTakeFirstOrThrow();
+    const { id: inventoryId } = await db
+      .insertInto('inventories')
+      .values({ name: 'Shared' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const owned = { inventory_id: inventoryId, created_by: userId };
 
     await expect(
       db
@@ -52,20 +58,31 @@ describe.each(BACKENDS)('migrations on %s', (backend) => {
       [2147483648, '22003'],
     ] as const) {
       await expect(
-        db.insertInto('items').values({ user_id: userId, name: 'n', amount }).execute(),
+        db
+          .insertInto('items')
+          .values({ ...owned, name: 'n', amount })
+          .execute(),
       ).rejects.toMatchObject({ code });
     }
     await expect(
-      db.insertInto('items').values({ user_id: userId, name: '', amount: 1 }).execute(),
+      db
+        .insertInto('items')
+        .values({ ...owned, name: '', amount: 1 })
+        .execute(),
     ).rejects.toMatchObject({ code: '23514' });
     await db
       .insertInto('items')
-      .values({ user_id: userId, name: 'x'.repeat(255), amount: 2147483647 })
+      .values({ ...owned, name: 'x'.repeat(255), amount: 2147483647 })
       .execute();
 
+    // An item outlives the account that added it (others may keep the inventory)...
     await db.deleteFrom('users').where('id', '=', userId).execute();
-    const left = await db.selectFrom('items').select('id').execute();
-    expect(left).toEqual([]);
+    expect(await db.selectFrom('items').select(['name', 'created_by']).execute()).toEqual([
+      { name: 'x'.repeat(255), created_by: null },
+    ]);
+    // ...and goes with its inventory.
+    await db.deleteFrom('inventories').where('id', '=', inventoryId).execute();
+    expect(await db.selectFrom('items').select('id').execute()).toEqual([]);
   });
 });
 
@@ -97,8 +114,15 @@ describe('the embedded database', () => {
         .values({ username: 'many', username_key: 'many', password_hash: 'x' })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await sql`insert into items (user_id, name, amount)
-        select ${id}, 'Item ' || g, g from generate_series(1, 5000) as g`.execute(seeding.db);
+      const { id: inventoryId } = await seeding.db
+        .insertInto('inventories')
+        .values({ name: 'Many' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await sql`insert into items (inventory_id, created_by, name, amount)
+        select ${inventoryId}, ${id}, 'Item ' || g, g from generate_series(1, 5000) as g`.execute(
+        seeding.db,
+      );
       await seeding.close();
 
       const reopened = openDatabase({ dataDir });
@@ -106,12 +130,11 @@ describe('the embedded database', () => {
         const items = await sql<{ reltuples: number }>`
           select reltuples from pg_class where relname = 'items'`.execute(reopened.db);
         expect(items.rows[0]?.reltuples).toBe(5000);
-        // With them, one owner's keyset batch walks the (user_id, id) index instead of
-        // fetching and sorting all of the owner's items for every batch.
+        // With them, one inventory's keyset batch walks the (inventory_id, id) index instead
+        // of fetching and sorting all of its items for every batch.
         const plan = await sql<{ 'QUERY PLAN': string }>`explain
-          select id from items where user_id = ${id} and id > 0 order by id limit 1000`.execute(
-          reopened.db,
-        );
+          select id from items where inventory_id = ${inventoryId} and id > 0 order by id
+          limit 1000`.execute(reopened.db);
         expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).not.toMatch(/Sort/);
       } finally {
         await reopened.close();

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BACKENDS,
   createPostgresDatabase,
+  personalInventoryOf,
   dropPostgresDatabase,
   urlForDatabase,
 } from '../helpers/database.ts';
@@ -212,8 +213,8 @@ describe.each(BACKENDS)('the production server on %s, closing a connection', (ba
     const site = await startSite(backend, async (db) => {
       const userId = await registerInDatabase(db, 'closing_owner');
       await sql`
-        insert into items (user_id, name, amount, description)
-        select ${userId}, 'Item ' || g, g, repeat('x<&>"', 400) from generate_series(1, 600) as g
+        insert into items (inventory_id, created_by, name, amount, description)
+        select ${await personalInventoryOf(db, userId)}, ${userId}, 'Item ' || g, g, repeat('x<&>"', 400) from generate_series(1, 600) as g
       `.execute(db);
     });
     try {
@@ -235,7 +236,9 @@ describe.each(BACKENDS)('the production server on %s, closing a connection', (ba
             const answer = Buffer.concat(received).toString('latin1');
             resolve(answer.endsWith('</django-objects>\r\n0\r\n\r\n') ? 'complete' : 'cut short');
           });
-          socket.on('error', (error) => resolve(`${error.message} after ${received.length} chunks`));
+          socket.on('error', (error) =>
+            resolve(`${error.message} after ${received.length} chunks`),
+          );
         });
       // Without a lingering close, most of these end in a reset on the embedded database.
       const outcomes: string[] = [];

@@ -18,7 +18,8 @@ import {
   registrationSchema,
 } from '../../src/lib/server/auth/registration.ts';
 import { parseTokenForm } from '../../src/lib/server/auth/token-form.ts';
-import { createItemForUser, listItemsForUser } from '../../src/lib/server/items.ts';
+import { createPersonalInventory } from '../../src/lib/server/inventories/inventories.ts';
+import { createItemForMember, listItemsForMember } from '../../src/lib/server/items.ts';
 import {
   BODY_LIMIT_BYTES,
   BodyError,
@@ -428,19 +429,23 @@ describe('parseItemListParams and the API’s parseListQuery', () => {
 
 describe.each(BACKENDS)('searching and paging the items on %s', (backend) => {
   let database: TestDatabase;
-  let ownerId: number;
+  let owner: { userId: number; onlyInventoryId: null };
   const NAMES = ['100% juice', 'a_b', 'back\\slash', "it's", 'Ünïcödé', 'plain'];
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
-    const owner = await database.db
+    const { id } = await database.db
       .insertInto('users')
       .values({ username: 'fuzz', username_key: 'fuzz', password_hash: '!' })
       .returning('id')
       .executeTakeFirstOrThrow();
-    ownerId = owner.id;
+    owner = { userId: id, onlyInventoryId: null };
+    const inventoryId = await database.db
+      .transaction()
+      .execute((trx) => createPersonalInventory(trx, id));
     for (const name of NAMES) {
-      await createItemForUser(database.db, ownerId, { name, amount: 1, description: '' });
+      const item = { name, amount: 1, description: '' };
+      await createItemForMember(database.db, owner, 'edit', inventoryId, item);
     }
   });
 
@@ -451,7 +456,7 @@ describe.each(BACKENDS)('searching and paging the items on %s', (backend) => {
   it('searches for any text without a database error', async () => {
     await fc.assert(
       fc.asyncProperty(anyText, async (search) => {
-        const page = await listItemsForUser(database.db, ownerId, { search });
+        const page = await listItemsForMember(database.db, owner, 'read', {}, { search });
         expect(page.total).toBeLessThanOrEqual(NAMES.length);
       }),
       { numRuns: 200 },
@@ -461,9 +466,11 @@ describe.each(BACKENDS)('searching and paging the items on %s', (backend) => {
   it('answers any query string a page parses without a database error', async () => {
     await fc.assert(
       fc.asyncProperty(queryString, async (query) => {
-        const page = await listItemsForUser(
+        const page = await listItemsForMember(
           database.db,
-          ownerId,
+          owner,
+          'read',
+          {},
           parseItemListParams(new URLSearchParams(query)),
         );
         expect(page.total).toBeLessThanOrEqual(NAMES.length);
