@@ -883,7 +883,9 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       expect(outcome.status).toBe('created');
       const created = storedItem(outcome);
       expect(created).toMatchObject({
-        userId: owner,
+        inventoryId: addTo(owner),
+        createdBy: { id: owner, username: expect.any(String) },
+        version: 1,
         name: 'Lamp',
         amount: 2,
         description: 'Desk\nlamp',

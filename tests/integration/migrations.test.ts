@@ -1,10 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { fileURLToPath } from 'node:url';
+import { sql, type Kysely } from 'kysely';
+import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
+import { itemBatchesForMember } from '../../src/lib/server/items.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 describe.each(BACKENDS)('migrations on %s', (backend) => {
@@ -83,6 +86,140 @@ describe.each(BACKENDS)('migrations on %s', (backend) => {
     // ...and goes with its inventory.
     await db.deleteFrom('inventories').where('id', '=', inventoryId).execute();
     expect(await db.selectFrom('items').select('id').execute()).toEqual([]);
+  });
+});
+
+describe.each(BACKENDS)('the shared-inventories migration on %s', (backend) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  const MIGRATIONS = fileURLToPath(new URL('../../db/migrations', import.meta.url));
+  const PREVIOUS = '20261201220000_items_name_sort_index';
+
+  it('gives every user a personal inventory holding their items, and exports stay the same', async () => {
+    database = await createTestDatabase(backend, { migrated: false });
+    // Migrations are written against `Kysely<any>`: this database is at an older schema.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const old = database.db as unknown as Kysely<any>;
+    const migrator = new Migrator({
+      db: old,
+      provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }),
+    });
+    expect((await migrator.migrateTo(PREVIOUS)).error).toBeUndefined();
+
+    const users = await old
+      .insertInto('users')
+      .values(
+        ['alice', 'bob', 'empty'].map((username) => ({
+          username,
+          username_key: username,
+          password_hash: 'x',
+        })),
+      )
+      .returning(['id', 'username'])
+      .execute();
+    const [alice, bob, empty] = users.map((user) => user.id as number) as [number, number, number];
+    await old
+      .insertInto('items')
+      .values([
+        { user_id: alice, name: 'Lamp', amount: 2, description: 'Desk' },
+        { user_id: bob, name: 'Bolt', amount: 100, description: '' },
+        { user_id: alice, name: 'Rope', amount: 0, description: '10 m' },
+      ])
+      .execute();
+    const before = await old
+      .selectFrom('items')
+      .select(['id', 'user_id', 'name', 'amount', 'description', 'created_at'])
+      .orderBy('id')
+      .execute();
+
+    const results = await migrateToLatest(database.db);
+    expect(results.map((result) => [result.migrationName, result.status])).toContainEqual([
+      '20261202000000_shared_inventories',
+      'Success',
+    ]);
+
+    const { db } = database;
+    const inventories = await db
+      .selectFrom('inventories')
+      .select(['id', 'name', 'personal_of'])
+      .orderBy('personal_of')
+      .execute();
+    expect(inventories.map(({ name, personal_of }) => [name, personal_of])).toEqual([
+      ['My items', alice],
+      ['My items', bob],
+      ['My items', empty],
+    ]);
+    const personal = new Map(inventories.map((row) => [row.personal_of, row.id]));
+    expect(
+      await db
+        .selectFrom('memberships')
+        .select(['inventory_id', 'user_id', 'role'])
+        .orderBy('user_id')
+        .execute(),
+    ).toEqual(
+      [alice, bob, empty].map((id) => ({
+        inventory_id: personal.get(id),
+        user_id: id,
+        role: 'owner',
+      })),
+    );
+    const lastUsed = await db.selectFrom('users').select(['id', 'last_inventory_id']).execute();
+    for (const row of lastUsed) expect(row.last_inventory_id).toBe(personal.get(row.id));
+
+    const after = await db
+      .selectFrom('items')
+      .select([
+        'id',
+        'inventory_id',
+        'created_by',
+        'updated_by',
+        'name',
+        'amount',
+        'description',
+        'created_at',
+        'updated_at',
+        'version',
+      ])
+      .orderBy('id')
+      .execute();
+    expect(after).toEqual(
+      before.map((row) => ({
+        id: row.id,
+        inventory_id: personal.get(row.user_id),
+        created_by: row.user_id,
+        updated_by: row.user_id,
+        name: row.name,
+        amount: row.amount,
+        description: row.description,
+        created_at: row.created_at,
+        updated_at: row.created_at,
+        version: 1,
+      })),
+    );
+    // Each user's export covers exactly the items they had.
+    for (const userId of [alice, bob, empty]) {
+      const batches = [];
+      const caller = { userId, onlyInventoryId: null };
+      for await (const batch of itemBatchesForMember(db, caller, 'read', {}))
+        batches.push(...batch);
+      expect(batches.map((item) => item.id)).toEqual(
+        before.filter((row) => row.user_id === userId).map((row) => row.id),
+      );
+    }
+
+    // And back: the previous schema, with the items where they were.
+    expect((await migrator.migrateTo(PREVIOUS)).error).toBeUndefined();
+    expect(
+      await old
+        .selectFrom('items')
+        .select(['id', 'user_id', 'name', 'amount', 'description', 'created_at'])
+        .orderBy('id')
+        .execute(),
+    ).toEqual(before);
   });
 });
 

@@ -261,7 +261,7 @@ export async function copyStagedRows(trx: Transaction<Database>): Promise<void> 
   // the migration that brought inventories give everyone one.
   await sql`
     insert into inventories (name, personal_of)
-    select ${PERSONAL_INVENTORY_NAME}, pk from django_import_users order by pk`.execute(trx);
+    select ${PERSONAL_INVENTORY_NAME}::text, pk from django_import_users order by pk`.execute(trx);
   await sql`
     insert into memberships (inventory_id, user_id, role)
     select inventories.id, inventories.personal_of, 'owner'
@@ -274,7 +274,8 @@ export async function copyStagedRows(trx: Transaction<Database>): Promise<void> 
     where users.id = inventories.personal_of`.execute(trx);
   await sql`
     insert into items (id, inventory_id, created_by, updated_by, name, amount, description)
-    select django_import_items.pk, inventories.id, user_pk, user_pk, name, amount, description
-    from django_import_items join inventories on inventories.personal_of = django_import_items.user_pk
-    order by django_import_items.pk`.execute(trx);
+    select staged.pk, inventories.id, staged.user_pk, staged.user_pk, staged.name, staged.amount,
+      staged.description
+    from django_import_items staged join inventories on inventories.personal_of = staged.user_pk
+    order by staged.pk`.execute(trx);
 }
