@@ -54,10 +54,22 @@ const NOTICES = {
   'password-changed-tokens-kept':
     'Your password has been changed. Other devices have been signed out; your API tokens still work.',
   'token-revoked': 'The token has been revoked.',
+  'invite-revoked': 'The invite link has been revoked: it no longer works.',
+  'left-inventory': 'You have left the inventory.',
 } as const;
 
-/** Notices about one item: they name it, and give its amount where that changed. */
-const ITEM_NOTICES = {
+/**
+ * Notices about one thing: they name it (an item, an inventory, a member), and give an
+ * item's amount where that changed.
+ */
+const NAMED_NOTICES = {
+  'inventory-created': (name: string) => `Created the inventory “${name}”.`,
+  'inventory-renamed': (name: string) => `Renamed the inventory to “${name}”.`,
+  'inventory-deleted': (name: string) => `Deleted the inventory “${name}” and everything in it.`,
+  'inventory-joined': (name: string) => `You have joined “${name}”.`,
+  'member-added': (name: string) => `Added ${name}.`,
+  'member-changed': (name: string) => `Changed the role of ${name}.`,
+  'member-removed': (name: string) => `Removed ${name}.`,
   'item-added': (name: string, amount: number) =>
     `Added “${name}” (amount ${formatNumber(amount)}).`,
   'item-saved': (name: string) => `Saved the changes to “${name}”.`,
@@ -65,15 +77,16 @@ const ITEM_NOTICES = {
   'item-adjusted': (name: string, amount: number) => `“${name}”: amount ${formatNumber(amount)}.`,
 } as const;
 
-type ItemNotice = { about: keyof typeof ITEM_NOTICES; name: string; amount: number };
+/** `amount` only for the item notices that show one. */
+type NamedNotice = { about: keyof typeof NAMED_NOTICES; name: string; amount?: number };
 
-export type Notice = keyof typeof NOTICES | ItemNotice;
+export type Notice = keyof typeof NOTICES | NamedNotice;
 
 export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
   const value =
     typeof notice === 'string'
       ? notice
-      : JSON.stringify([notice.about, notice.name, notice.amount]);
+      : JSON.stringify([notice.about, notice.name, notice.amount ?? 0]);
   cookies.set(NOTICE_COOKIE, value, {
     httpOnly: true,
     sameSite: 'lax',
@@ -94,10 +107,10 @@ function noticeText(value: string): string | undefined {
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
   const [about, name, amount] = parsed as unknown[];
-  if (typeof about !== 'string' || !Object.hasOwn(ITEM_NOTICES, about)) return undefined;
+  if (typeof about !== 'string' || !Object.hasOwn(NAMED_NOTICES, about)) return undefined;
   if (typeof name !== 'string' || name.length > 255) return undefined;
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount)) return undefined;
-  return ITEM_NOTICES[about as ItemNotice['about']](name, amount);
+  return NAMED_NOTICES[about as NamedNotice['about']](name, amount);
 }
 
 /** Reads the notice and deletes it, so it shows once; answers its sentence. */
@@ -109,29 +122,32 @@ export function takeNotice({ cookies, secure }: CookieContext): string | undefin
 }
 
 /**
- * A newly created API token, carried across the redirect after its form so it can be shown
- * once: HttpOnly, only sent to the settings page, gone after a minute or the first view.
+ * A secret just made (an API token, an invite link), carried across the redirect after its
+ * form so it can be shown once: HttpOnly, only sent to the page that shows it, gone after a
+ * minute or the first view.
  */
-const NEW_TOKEN_COOKIE = 'new_token';
+const ONE_TIME_SECRETS = {
+  token: { cookie: 'new_token', path: '/settings' },
+  invite: { cookie: 'new_invite', path: '/inventories' },
+} as const;
+export type SecretKind = keyof typeof ONE_TIME_SECRETS;
 
-export function setNewTokenCookie({ cookies, secure }: CookieContext, token: string) {
-  cookies.set(NEW_TOKEN_COOKIE, token, {
-    httpOnly: true,
-    sameSite: 'strict',
-    path: '/settings',
-    secure,
-    maxAge: 60,
-  });
+export function setOneTimeSecret(
+  { cookies, secure }: CookieContext,
+  kind: SecretKind,
+  value: string,
+) {
+  const { cookie, path } = ONE_TIME_SECRETS[kind];
+  cookies.set(cookie, value, { httpOnly: true, sameSite: 'strict', path, secure, maxAge: 60 });
 }
 
-export function takeNewTokenCookie({ cookies, secure }: CookieContext): string | undefined {
-  const value = cookies.get(NEW_TOKEN_COOKIE)?.value;
+export function takeOneTimeSecret(
+  { cookies, secure }: CookieContext,
+  kind: SecretKind,
+): string | undefined {
+  const { cookie, path } = ONE_TIME_SECRETS[kind];
+  const value = cookies.get(cookie)?.value;
   if (value === undefined) return undefined;
-  cookies.delete(NEW_TOKEN_COOKIE, {
-    path: '/settings',
-    httpOnly: true,
-    sameSite: 'strict',
-    secure,
-  });
+  cookies.delete(cookie, { path, httpOnly: true, sameSite: 'strict', secure });
   return value;
 }

@@ -83,7 +83,11 @@ export async function settingsAction(
           errors: { inventory: ['Choose one of your inventories from the list.'] },
         };
       }
-      return { kind: 'redirect', to: '/settings/#tokens', newToken: outcome.token };
+      return {
+        kind: 'redirect',
+        to: '/settings/#tokens',
+        secret: { kind: 'token', value: outcome.token },
+      };
     }
     case 'revoke-token': {
       const id = parseRowId(fields.token_id);

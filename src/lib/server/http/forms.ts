@@ -3,10 +3,11 @@ import { formatWait } from '../../format.ts';
 import {
   clearAccountCookies,
   setLastLoginCookie,
-  setNewTokenCookie,
+  setOneTimeSecret,
   setNotice,
   setSessionCookie,
   type Notice,
+  type SecretKind,
 } from '../auth/cookies.ts';
 import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 import { readFormFields } from '../request-body.ts';
@@ -33,8 +34,8 @@ export type FormOutcome =
       session?: { token: string; expiresAt: Date; signedInAt?: Date };
       /** The account's cookies go (sign-out, a deleted account). */
       signOut?: boolean;
-      /** A new API token, shown once on the page the redirect leads to. */
-      newToken?: string;
+      /** A new secret (API token, invite link), shown once on the page the redirect leads to. */
+      secret?: { kind: SecretKind; value: string };
     }
   | { kind: 'show'; status: number; errors?: FieldErrors; failure?: string }
   | { kind: 'throttled'; retryAfterSeconds: number; what: string }
@@ -94,7 +95,8 @@ export async function formPage(
         if (outcome.session.signedInAt)
           setLastLoginCookie(cookieContext, outcome.session.signedInAt);
       }
-      if (outcome.newToken) setNewTokenCookie(cookieContext, outcome.newToken);
+      if (outcome.secret)
+        setOneTimeSecret(cookieContext, outcome.secret.kind, outcome.secret.value);
       if (outcome.notice) setNotice(cookieContext, outcome.notice);
       return Astro.redirect(locationOf(outcome.to), 303);
     }

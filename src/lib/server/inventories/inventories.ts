@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { PERSONAL_INVENTORY_NAME, type Role } from '../../contracts/inventories.ts';
+import { SessionEndedError } from '../auth/session-ended.ts';
 import type { Database } from '../db/types.ts';
 import { checkAccess, inventoriesFor, type Caller, type Denied, type Need } from './access.ts';
 
@@ -178,7 +179,16 @@ export async function defaultInventoryId(db: Db, caller: Caller): Promise<number
     .orderBy('inventories.id')
     .limit(1)
     .executeTakeFirst();
-  return row?.id;
+  if (row) return row.id;
+  // Everyone has one, unless they left theirs; nobody has one once their account is gone,
+  // and a request still under way for a deleted account is a signed-out one.
+  const user = await db
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', caller.userId)
+    .executeTakeFirst();
+  if (!user) throw new SessionEndedError();
+  return undefined;
 }
 
 /** The inventory `/` opens: the one used last, while the user is still in it. */
