@@ -31,6 +31,29 @@ async function seed(page: Page, name: string, amount: number, description = ''):
   return ((await response.json()) as { id: number }).id;
 }
 
+const LONG_INVENTORY = `Shared ${'W'.repeat(93)}`;
+
+/** A shared inventory with the longest name, a member and a live invite link; its id. */
+async function seedSharedInventory(page: Page): Promise<{ id: number; invite: string }> {
+  const origin = new URL(page.url()).origin;
+  const created = await page.request.post('/inventories/', {
+    form: { name: LONG_INVENTORY },
+    headers: { Origin: origin },
+    maxRedirects: 0,
+  });
+  expect(created.status(), await created.text()).toBe(303);
+  const id = Number(/\/inventories\/(\d+)\//.exec(created.headers()['location'] ?? '')?.[1]);
+  const members = `/inventories/${id}/members`;
+  const link = await page.request.post(members, {
+    form: { action: 'create-invite', role: 'editor', days: '30', max_uses: '1000' },
+    headers: { Origin: origin },
+  });
+  expect(link.status()).toBe(200);
+  const invite = /value="(http[^"]+\/invite\/[^"]+)"/.exec(await link.text())?.[1];
+  expect(invite).toBeTruthy();
+  return { id, invite: new URL(invite!).pathname };
+}
+
 async function expectNoSidewaysScroll(page: Page, what: string): Promise<void> {
   const { scrollWidth, clientWidth } = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
@@ -72,6 +95,12 @@ test('every page fits every width, light and dark, with the longest data', async
   }
   await seed(page, `Another ${'long'.repeat(40)}`, 2_147_483_647, 'Two\nlines');
   await seed(page, LONG_NAME, 0, LONG_DESCRIPTION);
+  const { inventory: personal } = (
+    (await (await page.request.get('/api/items?limit=1')).json()) as {
+      items: { inventory: number }[];
+    }
+  ).items[0]!;
+  const shared = await seedSharedInventory(page);
 
   for (const scheme of SCHEMES) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -110,6 +139,14 @@ test('every page fits every width, light and dark, with the longest data', async
         ['create-item', page, '/create-item/'],
         ['sign-out', page, '/logout/'],
         ['not-found', page, '/no-such-page/'],
+        ['inventories', page, '/inventories/'],
+        ['shared-inventory', page, `/inventories/${shared.id}/`],
+        ['members', page, `/inventories/${shared.id}/members`],
+        ['inventory-settings', page, `/inventories/${shared.id}/settings`],
+        ['invite', page, shared.invite],
+        ['invite-dead', page, '/invite/no-such-link'],
+        // Last: `/` opens the inventory used last, and the loop starts there again.
+        ['my-items', page, `/inventories/${personal}/`],
       ];
       for (const [name, where, path] of pages) {
         await where.goto(path);
@@ -121,7 +158,7 @@ test('every page fits every width, light and dark, with the longest data', async
   await anonymous.context().close();
 });
 
-test('the main, sign-in, registration and settings pages have no axe violations', async ({
+test('the main, sign-in, registration, settings and inventory pages have no axe violations', async ({
   page,
   browser,
   baseURL,
@@ -129,6 +166,7 @@ test('the main, sign-in, registration and settings pages have no axe violations'
   await registerAndSignIn(page, uniqueUsername('lookaxe'));
   await seed(page, LONG_NAME, 2_147_483_647, LONG_DESCRIPTION);
   await seed(page, 'Plain', 0);
+  const shared = await seedSharedInventory(page);
   const anonymous = await anonymousPage(browser, baseURL);
   const findings: string[] = [];
   for (const scheme of SCHEMES) {
@@ -136,6 +174,12 @@ test('the main, sign-in, registration and settings pages have no axe violations'
       [page, '/'],
       [page, '/?q=nothing-matches'],
       [page, '/settings/'],
+      [page, '/inventories/'],
+      [page, `/inventories/${shared.id}/`],
+      [page, `/inventories/${shared.id}/members`],
+      [page, `/inventories/${shared.id}/settings`],
+      [page, shared.invite],
+      [page, '/invite/no-such-link'],
       [anonymous, '/login/'],
       [anonymous, '/register/'],
     ] as const) {
