@@ -1,9 +1,20 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInventory } from '../../src/lib/server/inventories/inventories.ts';
+import {
+  createInviteLink,
+  joinWithInvite,
+  listInviteLinks,
+  revokeInviteLink,
+} from '../../src/lib/server/inventories/invites.ts';
 import { removeMember, setMemberRole } from '../../src/lib/server/inventories/members.ts';
 import type { Role } from '../../src/lib/contracts/inventories.ts';
-import { BACKENDS, personalInventoryOf } from '../helpers/database.ts';
+import {
+  BACKENDS,
+  createTestDatabase,
+  personalInventoryOf,
+  type TestDatabase,
+} from '../helpers/database.ts';
 import { startServer } from '../helpers/server.ts';
 import { registerInDatabase, signIn, SiteClient, startSite, type Site } from '../helpers/site.ts';
 import { postForm } from '../security/kit.ts';
@@ -299,4 +310,158 @@ describe.runIf(BACKENDS.includes('postgres'))('membership across server processe
       await site.close();
     }
   }, 120_000);
+});
+
+describe.each(BACKENDS)('memberships and invite links on %s', (backend) => {
+  let database: TestDatabase;
+  let counter = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  const as = (userId: number) => ({ userId, onlyInventoryId: null });
+
+  async function newUser(): Promise<{ id: number; username: string }> {
+    counter += 1;
+    const username = `member_${counter}`;
+    return { id: await registerInDatabase(database.db, username), username };
+  }
+
+  async function roles(inventoryId: number) {
+    const rows = await database.db
+      .selectFrom('memberships')
+      .select(['user_id', 'role'])
+      .where('inventory_id', '=', inventoryId)
+      .orderBy('user_id')
+      .execute();
+    return rows;
+  }
+
+  it('keeps an owner: the last one can neither leave nor be demoted', async () => {
+    const owner = await newUser();
+    const other = await newUser();
+    const { db } = database;
+    const id = await createInventory(db, owner.id, 'Club');
+    expect(await setMemberRole(db, as(owner.id), id, owner.username, 'editor')).toEqual({
+      status: 'last-owner',
+    });
+    expect(await removeMember(db, as(owner.id), id, owner.username)).toEqual({
+      status: 'last-owner',
+    });
+    expect(await setMemberRole(db, as(owner.id), id, other.username, 'owner')).toMatchObject({
+      status: 'added',
+    });
+    // Two owners demoting each other at once: one of them stays an owner.
+    const outcomes = await Promise.all([
+      setMemberRole(db, as(owner.id), id, other.username, 'viewer'),
+      setMemberRole(db, as(other.id), id, owner.username, 'viewer'),
+    ]);
+    const owners = (await roles(id)).filter((row) => row.role === 'owner');
+    expect(owners).toHaveLength(1);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(
+      expect.arrayContaining(['changed']),
+    );
+    // The one left an owner may leave only after making someone else one.
+    const remaining = owners[0]!.user_id;
+    const left = remaining === owner.id ? owner : other;
+    expect(await removeMember(db, as(left.id), id, left.username)).toEqual({
+      status: 'last-owner',
+    });
+  });
+
+  it('lets only owners change members; a member may leave; a stranger is told nothing', async () => {
+    const { db } = database;
+    const [owner, editor, stranger] = [await newUser(), await newUser(), await newUser()];
+    const id = await createInventory(db, owner.id, 'Lab');
+    await setMemberRole(db, as(owner.id), id, editor.username, 'editor');
+    const before = await roles(id);
+    expect(await setMemberRole(db, as(editor.id), id, stranger.username, 'owner')).toEqual({
+      status: 'forbidden',
+      role: 'editor',
+    });
+    expect(await removeMember(db, as(editor.id), id, owner.username)).toEqual({
+      status: 'forbidden',
+      role: 'editor',
+    });
+    expect(await setMemberRole(db, as(stranger.id), id, stranger.username, 'owner')).toEqual({
+      status: 'not-found',
+    });
+    expect(await removeMember(db, as(stranger.id), id, owner.username)).toEqual({
+      status: 'not-found',
+    });
+    expect(await setMemberRole(db, as(owner.id), id, 'no_such_user', 'viewer')).toEqual({
+      status: 'no-such-user',
+    });
+    expect(await roles(id)).toEqual(before);
+    expect(await removeMember(db, as(editor.id), id, editor.username)).toEqual({
+      status: 'removed',
+    });
+    expect((await roles(id)).map((row) => row.user_id)).toEqual([owner.id]);
+  });
+
+  it('joins by a link until it expires, is used up or is revoked', async () => {
+    const { db } = database;
+    const owner = await newUser();
+    const id = await createInventory(db, owner.id, 'Household');
+    const link = async (maxUses: number | null) => {
+      const created = await createInviteLink(db, as(owner.id), id, {
+        role: 'editor',
+        days: 7,
+        maxUses,
+      });
+      if (created.status !== 'created') throw new Error(created.status);
+      return created.secret;
+    };
+
+    const once = await link(1);
+    const [first, second] = [await newUser(), await newUser()];
+    expect(await joinWithInvite(db, once, first.id)).toEqual({
+      status: 'joined',
+      inventoryId: id,
+      role: 'editor',
+    });
+    // A member already in uses nothing up, and keeps their role.
+    expect(await joinWithInvite(db, once, first.id)).toMatchObject({ status: 'already-member' });
+    expect(await joinWithInvite(db, once, second.id)).toEqual({ status: 'used-up' });
+
+    // A link with two uses left admits two of five people trying at once.
+    const twice = await link(2);
+    const crowd = await Promise.all([1, 2, 3, 4, 5].map(() => newUser()));
+    const joins = await Promise.all(crowd.map((user) => joinWithInvite(db, twice, user.id)));
+    expect(joins.filter((outcome) => outcome.status === 'joined')).toHaveLength(2);
+    expect(joins.filter((outcome) => outcome.status === 'used-up')).toHaveLength(3);
+
+    const expiring = await link(null);
+    await sql`update invite_links set expires_at = now() - interval '1 second'
+      where token_hash = encode(sha256(convert_to(${expiring}, 'UTF8')), 'hex')`.execute(db);
+    expect(await joinWithInvite(db, expiring, second.id)).toEqual({ status: 'expired' });
+
+    const revoked = await link(null);
+    const listed = await listInviteLinks(db, as(owner.id), id);
+    if (listed.status !== 'found') throw new Error(listed.status);
+    const newest = listed.links[0]!;
+    expect(await revokeInviteLink(db, as(owner.id), id, newest.id)).toEqual({ status: 'revoked' });
+    expect(await joinWithInvite(db, revoked, second.id)).toEqual({ status: 'revoked' });
+    expect(await joinWithInvite(db, 'x'.repeat(43), second.id)).toEqual({ status: 'unknown' });
+    expect(await joinWithInvite(db, '../../etc', second.id)).toEqual({ status: 'unknown' });
+
+    // Nobody who was refused got in; the live links are the unlimited ones left.
+    const members = (await roles(id)).map((row) => row.user_id);
+    expect(members).not.toContain(second.id);
+    expect(members).toHaveLength(1 + 1 + 2);
+    const live = await listInviteLinks(db, as(owner.id), id);
+    expect(live.status === 'found' && live.links.map((entry) => entry.maxUses)).toEqual([]);
+    // Only owners make, see and revoke links.
+    expect(
+      await createInviteLink(db, as(first.id), id, { role: 'owner', days: 1, maxUses: null }),
+    ).toEqual({ status: 'forbidden', role: 'editor' });
+    expect(await listInviteLinks(db, as(first.id), id)).toEqual({
+      status: 'forbidden',
+      role: 'editor',
+    });
+  });
 });

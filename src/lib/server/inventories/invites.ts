@@ -154,16 +154,19 @@ export async function openInvite(
     .where('invite_links.token_hash', '=', sha256Hex(secret))
     .executeTakeFirst();
   if (!row) return { status: 'unknown' };
-  if (row.revoked_at !== null) return { status: 'revoked' };
-  if (row.expired) return { status: 'expired' };
-  if (row.max_uses !== null && row.uses >= row.max_uses) return { status: 'used-up' };
-  return {
+  // A member is told they are in, whatever became of the link since.
+  const live = {
     status: 'live',
     inventoryId: row.inventory_id,
     inventoryName: row.name,
     role: row.role,
     currentRole: row.current_role ?? undefined,
-  };
+  } as const;
+  if (live.currentRole) return live;
+  if (row.revoked_at !== null) return { status: 'revoked' };
+  if (row.expired) return { status: 'expired' };
+  if (row.max_uses !== null && row.uses >= row.max_uses) return { status: 'used-up' };
+  return live;
 }
 
 export type JoinOutcome =
