@@ -2,7 +2,14 @@ import { sql, type Kysely } from 'kysely';
 import { PERSONAL_INVENTORY_NAME, type Role } from '../../contracts/inventories.ts';
 import { SessionEndedError } from '../auth/session-ended.ts';
 import type { Database } from '../db/types.ts';
-import { checkAccess, inventoriesFor, type Caller, type Denied, type Need } from './access.ts';
+import {
+  allows,
+  checkAccess,
+  inventoriesFor,
+  type Caller,
+  type Denied,
+  type Need,
+} from './access.ts';
 
 /**
  * Inventories: the named lists items belong to. Functions take the database handle (or a
@@ -19,78 +26,85 @@ export interface Inventory {
   role: Role;
   /** True for the caller's own "My items", which cannot be deleted. */
   personal: boolean;
+  /** How many items it holds; 0 when not asked for (see `ItemCounts`). */
   itemCount: number;
 }
 
-/** Every inventory the caller is in (the ones a token may reach), personal first, then by name. */
-export async function listInventoriesForMember(db: Db, caller: Caller): Promise<Inventory[]> {
+/**
+ * Whether to count each inventory's items. A count reads every entry of the inventory's
+ * index, so the pages that do not show it (the inventory page and its switcher, which has
+ * its own count of what it lists) do not ask for it.
+ */
+export interface ItemCounts {
+  itemCounts?: boolean;
+}
+
+/** The inventories the caller is in, with their role (and a token's limit), as rows. */
+function memberInventories(db: Db, caller: Caller, { itemCounts = true }: ItemCounts) {
   let query = db
     .selectFrom('memberships')
     .innerJoin('inventories', 'inventories.id', 'memberships.inventory_id')
-    .select([
-      'inventories.id',
-      'inventories.name',
-      'inventories.personal_of',
-      'memberships.role',
-      (eb) =>
-        eb
-          .selectFrom('items')
-          .select(sql<number>`count(*)::int`.as('count'))
-          .whereRef('items.inventory_id', '=', 'inventories.id')
-          .as('item_count'),
-    ])
-    .where('memberships.user_id', '=', caller.userId)
-    .orderBy(sql`inventories.personal_of is distinct from ${caller.userId}`)
-    .orderBy(sql`lower(inventories.name)`)
-    .orderBy('inventories.id');
+    .select(['inventories.id', 'inventories.name', 'inventories.personal_of', 'memberships.role'])
+    .select(
+      (itemCounts
+        ? sql<number>`(select count(*)::int from items where items.inventory_id = inventories.id)`
+        : sql<number>`0`
+      ).as('item_count'),
+    )
+    .where('memberships.user_id', '=', caller.userId);
   if (caller.onlyInventoryId !== null) {
     query = query.where('inventories.id', '=', caller.onlyInventoryId);
   }
-  const rows = await query.execute();
-  return rows.map((row) => ({
+  return query;
+}
+
+function toInventory(
+  caller: Caller,
+  row: {
+    id: number;
+    name: string;
+    personal_of: number | null;
+    role: Role;
+    item_count: number | null;
+  },
+): Inventory {
+  return {
     id: row.id,
     name: row.name,
     role: row.role,
     personal: row.personal_of === caller.userId,
     itemCount: row.item_count ?? 0,
-  }));
+  };
 }
 
-/** One inventory, when the caller may act on it with `need`. */
+/** Every inventory the caller is in (the ones a token may reach), personal first, then by name. */
+export async function listInventoriesForMember(
+  db: Db,
+  caller: Caller,
+  counts: ItemCounts = {},
+): Promise<Inventory[]> {
+  const rows = await memberInventories(db, caller, counts)
+    .orderBy(sql`inventories.personal_of is distinct from ${caller.userId}`)
+    .orderBy(sql`lower(inventories.name)`)
+    .orderBy('inventories.id')
+    .execute();
+  return rows.map((row) => toInventory(caller, row));
+}
+
+/** One inventory, when the caller may act on it with `need`: one query, role and all. */
 export async function findInventoryForMember(
   db: Db,
   caller: Caller,
   need: Need,
   id: number,
+  counts: ItemCounts = {},
 ): Promise<{ status: 'found'; inventory: Inventory } | Denied> {
-  const access = await checkAccess(db, caller, need, id);
-  if (access.status !== 'allowed') return access;
-  const row = await db
-    .selectFrom('inventories')
-    .select([
-      'id',
-      'name',
-      'personal_of',
-      (eb) =>
-        eb
-          .selectFrom('items')
-          .select(sql<number>`count(*)::int`.as('count'))
-          .whereRef('items.inventory_id', '=', 'inventories.id')
-          .as('item_count'),
-    ])
-    .where('id', '=', id)
+  const row = await memberInventories(db, caller, counts)
+    .where('inventories.id', '=', id)
     .executeTakeFirst();
   if (!row) return { status: 'not-found' };
-  return {
-    status: 'found',
-    inventory: {
-      id: row.id,
-      name: row.name,
-      role: access.role,
-      personal: row.personal_of === caller.userId,
-      itemCount: row.item_count ?? 0,
-    },
-  };
+  if (!allows(row.role, need)) return { status: 'forbidden', role: row.role };
+  return { status: 'found', inventory: toInventory(caller, row) };
 }
 
 /** A new inventory, with its maker as the owner. */

@@ -35,12 +35,14 @@ export async function loadInventoryView(
   inventoryId: number,
   url: URL,
 ): Promise<InventoryView> {
-  const found = await findInventoryForMember(db, caller, 'read', inventoryId);
+  const found = await findInventoryForMember(db, caller, 'read', inventoryId, {
+    itemCounts: false,
+  });
   if (found.status !== 'found') return { status: 'not-found' };
   const query = parseItemListParams(url.searchParams);
   const [listing, inventories] = await Promise.all([
     listItemsForMember(db, caller, 'read', { inventoryId }, query),
-    listInventoriesForMember(db, caller),
+    listInventoriesForMember(db, caller, { itemCounts: false }),
     rememberLastInventory(db, caller.userId, inventoryId),
   ]);
   const lastPage = pageCount(listing.total, listing.limit);
