@@ -85,7 +85,6 @@ export interface InviteLinksTable {
 }
 
 export type UserRow = Selectable<UsersTable>;
-export type ItemRow = Selectable<ItemsTable>;
 
 /** Attempts counted per key (`login:user:…`, `login:address:…`, `register:address:…`). */
 export interface AuthThrottleTable {

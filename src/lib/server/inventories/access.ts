@@ -59,7 +59,7 @@ export function inventoriesFor(db: Kysely<Database>, caller: Caller, need: Need)
 }
 
 /** The caller's role in an inventory; undefined when they are not in it (or cannot reach it). */
-export async function roleIn(
+async function roleIn(
   db: Kysely<Database>,
   caller: Caller,
   inventoryId: number,
