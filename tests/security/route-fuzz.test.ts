@@ -259,7 +259,9 @@ const ENDPOINTS: readonly Endpoint[] = [
     path: '/inventories/{id}/members',
     method: 'POST',
     page: true,
-    form: { action: 'set-role', username: (w) => w.victim.username, role: 'viewer' },
+    // Not the victim: an owner may add anyone, which rightly puts the owner's items in the
+    // victim's export, and the fuzz checks that export for changes.
+    form: { action: 'set-role', username: fresh('member'), role: 'viewer' },
     extra: { action: () => ['create-invite', 'revoke-invite', 'remove', '', 'SET-ROLE'] },
     risky: true,
   },
