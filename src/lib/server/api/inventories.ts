@@ -56,23 +56,17 @@ export const lastOwner = (message: string): Response =>
  * The username a member path names. Astro normalizes the address with `decodeURI` (until
  * it stops changing) before an endpoint sees it, in `params` and `url` alike, and that
  * leaves reserved characters encoded: `%40` for `@`, `%2F`, `%23`. So the last segment is
- * decoded once more, as a URI component. (No username holds `%`, so an address encoded twice
- * naming the same user is harmless.) `undefined` when it is not valid percent-encoded UTF-8:
- * the front server refuses such addresses first; this keeps the endpoint safe on its own.
+ * decoded once more, as a URI component. What does not decode is left as it is: the front
+ * server has refused every address that is not valid percent-encoded UTF-8, so such a
+ * segment is text Astro already decoded (`%25` became `%`). No username holds `%`, so
+ * either way an odd segment names nobody (404), and never fails.
  */
-export function usernameFromPath(url: URL): string | undefined {
+export function usernameFromPath(url: URL): string {
   // The last segment; the site ignores a trailing slash.
   const segment = /([^/]*)\/?$/.exec(url.pathname)![1]!;
   try {
     return decodeURIComponent(segment);
   } catch {
-    return undefined;
+    return segment;
   }
 }
-
-export const undecodableUsername = (): Response =>
-  apiError(400, {
-    code: 'validation_error',
-    message: 'The username in the address is not valid percent-encoded UTF-8.',
-    fields: { username: ['Encode the username as UTF-8, percent-encoded (encodeURIComponent).'] },
-  });

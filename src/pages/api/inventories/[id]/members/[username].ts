@@ -11,7 +11,6 @@ import {
   memberJson,
   memberLocation,
   NO_SUCH_INVENTORY,
-  undecodableUsername,
   usernameFromPath,
 } from '../../../../../lib/server/api/inventories.ts';
 import { db } from '../../../../../lib/server/db/index.ts';
@@ -30,7 +29,6 @@ export const ALL = apiEndpoint({
     const id = parseRowId(params.id);
     if (id === undefined) return notFound(NO_SUCH_INVENTORY);
     const username = usernameFromPath(url);
-    if (username === undefined) return undecodableUsername();
     const input = memberInputSchema.safeParse(await readJsonBody(request));
     if (!input.success) return validationError(input.error);
     const outcome = await setMemberRole(db, callerOf(locals), id, username, input.data.role);
@@ -59,7 +57,6 @@ export const ALL = apiEndpoint({
     const id = parseRowId(params.id);
     if (id === undefined) return notFound(NO_SUCH_INVENTORY);
     const username = usernameFromPath(url);
-    if (username === undefined) return undecodableUsername();
     const outcome = await removeMember(db, callerOf(locals), id, username);
     switch (outcome.status) {
       case 'removed':
