@@ -7,10 +7,24 @@ import { ITEM_SORTS } from '../../src/lib/contracts/items.ts';
 
 interface ApiItem {
   id: number;
+  inventory: number;
   name: string;
   amount: number;
   description: string;
   created_at: string;
+  created_by: { id: number; username: string } | null;
+  updated_at: string;
+  version: number;
+}
+
+/** What a change leaves of an item: its fields as given, one version more, a new time. */
+function changed(item: ApiItem, fields: Partial<ApiItem>): ApiItem {
+  return {
+    ...item,
+    ...fields,
+    version: item.version + 1,
+    updated_at: expect.any(String) as unknown as string,
+  };
 }
 
 interface ApiError {
@@ -78,15 +92,34 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
       });
       expect(response.status).toBe(201);
       const item = await json<ApiItem>(response);
-      expect(Object.keys(item)).toEqual(['id', 'name', 'amount', 'description', 'created_at']);
+      expect(Object.keys(item)).toEqual([
+        'id',
+        'inventory',
+        'name',
+        'amount',
+        'description',
+        'created_at',
+        'created_by',
+        'updated_at',
+        'version',
+      ]);
+      const { inventories } = await json<{ inventories: { id: number; name: string }[] }>(
+        await alice.request('/api/inventories'),
+      );
       expect(item).toMatchObject({
+        // Without an inventory in the body, the caller's personal one.
+        inventory: inventories.find((inventory) => inventory.name === 'My items')!.id,
         name: 'Lamp',
         amount: 7,
         description: 'Line 1\nLine 2\nLine 3',
+        created_by: { id: expect.any(Number), username: 'api_alice' },
+        version: 1,
       });
       expect(item.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
       expect(Math.abs(Date.parse(item.created_at) - Date.now())).toBeLessThan(60_000);
+      expect(item.updated_at).toBe(item.created_at);
       expect(response.headers.get('location')).toBe(`/api/items/${item.id}`);
+      expect(response.headers.get('etag')).toBe('"1"');
 
       const fetched = await alice.request(response.headers.get('location')!);
       expect(fetched.status).toBe(200);
@@ -314,19 +347,21 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
         json: { name: ' Big kettle ' },
       });
       expect(renamed.status).toBe(200);
-      // Fields left out keep their values.
-      expect(await json<ApiItem>(renamed)).toEqual({ ...item, name: 'Big kettle' });
+      // Fields left out keep their values; the version counts the change.
+      const afterRename = await json<ApiItem>(renamed);
+      expect(afterRename).toEqual(changed(item, { name: 'Big kettle' }));
+      expect(renamed.headers.get('etag')).toBe(`"${item.version + 1}"`);
+      expect(Date.parse(afterRename.updated_at)).toBeGreaterThanOrEqual(
+        Date.parse(item.updated_at),
+      );
 
       const emptied = await alice.request(`/api/items/${item.id}`, {
         method: 'PATCH',
         json: { description: '', amount: '9' },
       });
-      expect(await json<ApiItem>(emptied)).toEqual({
-        ...item,
-        name: 'Big kettle',
-        description: '',
-        amount: 9,
-      });
+      expect(await json<ApiItem>(emptied)).toEqual(
+        changed(afterRename, { description: '', amount: 9 }),
+      );
 
       const deleted = await alice.request(`/api/items/${item.id}`, { method: 'DELETE' });
       expect(deleted.status).toBe(204);
@@ -416,7 +451,7 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
       const item = await createItem(alice, { name: 'Screws', amount: 10 });
       const more = await adjust(alice, item.id, { delta: 5 });
       expect(more.status).toBe(200);
-      expect(await json<ApiItem>(more)).toEqual({ ...item, amount: 15 });
+      expect(await json<ApiItem>(more)).toEqual(changed(item, { amount: 15 }));
       expect((await json<ApiItem>(await adjust(alice, item.id, { delta: -15 }))).amount).toBe(0);
 
       const error = await expectError(
@@ -644,6 +679,10 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
       }>(response);
       expect(document.openapi).toBe('3.1.0');
       expect(Object.keys(document.paths).sort()).toEqual([
+        '/api/inventories',
+        '/api/inventories/{id}',
+        '/api/inventories/{id}/members',
+        '/api/inventories/{id}/members/{username}',
         '/api/items',
         '/api/items/{id}',
         '/api/items/{id}/adjust',

@@ -118,6 +118,8 @@ describe.each(BACKENDS)('the token module on %s', (backend) => {
       createdAt: expect.any(Date),
       lastUsedAt: null,
       expiresAt,
+      // Not limited to one inventory: it reaches all of its owner's.
+      inventory: null,
     });
     expect(Math.abs(record.createdAt.getTime() - Date.now())).toBeLessThan(MINUTE);
 
@@ -140,12 +142,61 @@ describe.each(BACKENDS)('the token module on %s', (backend) => {
       userId,
       username,
       scope: 'read',
+      inventoryId: null,
     });
     expect(await authenticateApiToken(db, write.token)).toMatchObject({
       tokenId: write.record.id,
       userId,
       scope: 'read-write',
     });
+  });
+
+  it('limits a token to one inventory of its owner’s, and to no one else’s', async () => {
+    const owner = await addUser(db, 'limited');
+    const stranger = await addUser(db, 'stranger');
+    const inventoryOf = async (userId: number, name: string) => {
+      const { id } = await db
+        .insertInto('inventories')
+        .values({ name })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await db
+        .insertInto('memberships')
+        .values({ inventory_id: id, user_id: userId, role: 'editor' })
+        .execute();
+      return id;
+    };
+    const lab = await inventoryOf(owner, 'Lab');
+    const elsewhere = await inventoryOf(stranger, 'Elsewhere');
+
+    const limited = created(
+      await createApiToken(db, owner, {
+        name: 'lab only',
+        scope: 'read-write',
+        expiresAt: null,
+        inventoryId: lab,
+      }),
+    );
+    expect(limited.record.inventory).toEqual({ id: lab, name: 'Lab' });
+    expect(await authenticateApiToken(db, limited.token)).toMatchObject({
+      tokenId: limited.record.id,
+      userId: owner,
+      inventoryId: lab,
+    });
+    expect((await listApiTokensForUser(db, owner))[0]!.inventory).toEqual({ id: lab, name: 'Lab' });
+
+    const before = await db.selectFrom('api_tokens').select('id').execute();
+    for (const inventoryId of [elsewhere, 2_147_483_000]) {
+      expect(
+        await createApiToken(db, owner, {
+          name: 'not mine',
+          scope: 'read',
+          expiresAt: null,
+          inventoryId,
+        }),
+      ).toEqual({ status: 'no-such-inventory' });
+    }
+    expect(await db.selectFrom('api_tokens').select('id').execute()).toEqual(before);
   });
 
   it('authenticates nothing that is not a stored token', async () => {
@@ -360,9 +411,19 @@ async function startTokenSite(backend: Backend): Promise<TokenSite> {
     const seedDb = seedHandle.db;
     await migrateToLatest(seedDb);
     const expiredOwner = await registerInDatabase(seedDb, `seed_expired_${backend}`);
+    const { id: expiredOwnersInventory } = await seedDb
+      .selectFrom('inventories')
+      .select('id')
+      .where('personal_of', '=', expiredOwner)
+      .executeTakeFirstOrThrow();
     await seedDb
       .insertInto('items')
-      .values({ user_id: expiredOwner, name: 'Seeded', amount: 3 })
+      .values({
+        inventory_id: expiredOwnersInventory,
+        created_by: expiredOwner,
+        name: 'Seeded',
+        amount: 3,
+      })
       .execute();
     const expired = created(
       await createApiToken(seedDb, expiredOwner, {
@@ -1079,9 +1140,9 @@ describe('API tokens in the OpenAPI document', () => {
       );
     const operations: [string, string, string[][]][] = [];
     for (const [route, methods] of Object.entries(document.paths)) {
-      if (!route.startsWith('/api/items')) continue;
+      if (!route.startsWith('/api/items') && !route.startsWith('/api/inventories')) continue;
       for (const [method, operation] of Object.entries(methods)) {
-        if (['get', 'post', 'patch', 'delete'].includes(method)) {
+        if (['get', 'post', 'put', 'patch', 'delete'].includes(method)) {
           operations.push([method, route, bearerScopes(operation)]);
         }
       }
@@ -1096,6 +1157,14 @@ describe('API tokens in the OpenAPI document', () => {
         'patch /api/items/{id}: [["read-write"]]',
         'delete /api/items/{id}: [["read-write"]]',
         'post /api/items/{id}/adjust: [["read-write"]]',
+        'get /api/inventories: [["read"]]',
+        'post /api/inventories: [["read-write"]]',
+        'get /api/inventories/{id}: [["read"]]',
+        'patch /api/inventories/{id}: [["read-write"]]',
+        'delete /api/inventories/{id}: [["read-write"]]',
+        'get /api/inventories/{id}/members: [["read"]]',
+        'put /api/inventories/{id}/members/{username}: [["read-write"]]',
+        'delete /api/inventories/{id}/members/{username}: [["read-write"]]',
       ]),
     );
   });

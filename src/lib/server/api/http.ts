@@ -11,7 +11,7 @@ import { problemResponse, problems } from '../http/problems.ts';
  * route's handler runs only for the callers its entry in the route table admits.
  */
 
-export type ApiMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export type ApiHandler<Caller> = (
   context: APIContext,

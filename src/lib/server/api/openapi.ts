@@ -8,6 +8,16 @@ import {
   NAME_MAX_LENGTH,
 } from '../../contracts/item-input.ts';
 import {
+  INVENTORY_NAME_MAX_LENGTH,
+  inventoryInputSchema,
+  inventoryListSchema,
+  inventoryNameSchema,
+  inventorySchema,
+  memberInputSchema,
+  memberListSchema,
+  memberSchema,
+} from '../../contracts/inventories.ts';
+import {
   adjustmentSchema,
   IDEMPOTENCY_KEY_HEADER,
   idempotencyKeySchema,
@@ -15,6 +25,7 @@ import {
   itemListSchema,
   itemSchema,
   MAX_ROW_ID,
+  newItemInventorySchema,
 } from '../../contracts/items.ts';
 import { API_REQUESTS_PER_MINUTE } from './request-budget.ts';
 import { SESSION_COOKIE } from '../auth/lucia.ts';
@@ -42,6 +53,26 @@ const text = (maxLength: number, description: string): JsonSchema => ({
     'are refused. Lengths count characters (code points).',
 });
 const { name, amount, description } = itemInputSchema.shape;
+
+/**
+ * `POST /api/items`'s body: the item's fields and, beside them, the inventory to add it to
+ * (the endpoint splits the two with `newItemTarget` and parses each with its own schema).
+ */
+const newItemSchema = z.strictObject({
+  ...itemInputSchema.shape,
+  inventory: newItemInventorySchema.optional(),
+});
+
+/** Object bodies whose fields are transforms: JSON Schema is told here which are required. */
+const INPUT_OBJECTS: ReadonlyMap<unknown, Record<string, z.core.$ZodType>> = new Map<
+  unknown,
+  Record<string, z.core.$ZodType>
+>([
+  [newItemSchema, newItemSchema.shape],
+  [inventoryInputSchema, inventoryInputSchema.shape],
+  [memberInputSchema, memberInputSchema.shape],
+]);
+
 const WIRE_FORMS = new Map<unknown, JsonSchema>([
   [name, { ...text(NAME_MAX_LENGTH, 'Trimmed; required.'), minLength: 1 }],
   [
@@ -55,7 +86,21 @@ const WIRE_FORMS = new Map<unknown, JsonSchema>([
     },
   ],
   [description, text(DESCRIPTION_MAX_LENGTH, 'May be empty; left out of a new item, it is.')],
-  [itemInputSchema, { description: 'Unknown fields (`id`, `user`, …) are refused with 400.' }],
+  [
+    newItemSchema,
+    { description: 'Unknown fields (`id`, `user`, `version`, …) are refused with 400.' },
+  ],
+  [
+    inventoryNameSchema,
+    {
+      type: 'string',
+      minLength: 1,
+      maxLength: INVENTORY_NAME_MAX_LENGTH,
+      description:
+        'Trimmed; required. Control characters XML 1.0 cannot carry are refused. Lengths ' +
+        'count characters (code points). Names need not be unique.',
+    },
+  ],
   [
     itemPatchSchema,
     { minProperties: 1, description: 'At least one field; fields left out keep their value.' },
@@ -77,8 +122,8 @@ function documented(io: 'input' | 'output', schemas: Record<string, z.core.$ZodT
     uri: (id) => `#/components/schemas/${id}`,
     override({ zodSchema, jsonSchema }) {
       Object.assign(jsonSchema, WIRE_FORMS.get(zodSchema));
-      if (zodSchema === itemInputSchema)
-        jsonSchema.required = requiredFields(itemInputSchema.shape);
+      const shape = INPUT_OBJECTS.get(zodSchema);
+      if (shape) jsonSchema.required = requiredFields(shape);
     },
   });
   // Each schema stands alone in the components; their own `$schema` and `$id` say nothing here.
@@ -93,11 +138,21 @@ function documented(io: 'input' | 'output', schemas: Record<string, z.core.$ZodT
 }
 
 const componentSchemas = {
-  ...documented('output', { Item: itemSchema, ItemList: itemListSchema, Error: errorBodySchema }),
+  ...documented('output', {
+    Item: itemSchema,
+    ItemList: itemListSchema,
+    Inventory: inventorySchema,
+    InventoryList: inventoryListSchema,
+    Member: memberSchema,
+    MemberList: memberListSchema,
+    Error: errorBodySchema,
+  }),
   ...documented('input', {
-    ItemInput: itemInputSchema,
+    ItemInput: newItemSchema,
     ItemPatch: itemPatchSchema,
     Adjustment: adjustmentSchema,
+    InventoryInput: inventoryInputSchema,
+    MemberInput: memberInputSchema,
   }),
 };
 
@@ -117,9 +172,28 @@ const errorResponse = (summary: string) => ({
   content: { 'application/json': { schema: ref('schemas/Error') } },
 });
 
-const itemResponse = (summary: string) => ({
+const etagHeader = {
+  ETag: {
+    description: 'The item’s version, `"<version>"`: send it back as `If-Match` to change it.',
+    schema: { type: 'string', pattern: '^"[0-9]+"$' },
+  },
+};
+
+/** An item, with its version as the ETag. */
+const itemResponse = (summary: string, headers: Record<string, unknown> = {}) => ({
   description: summary,
+  headers: { ...etagHeader, ...headers },
   content: { 'application/json': { schema: ref('schemas/Item') } },
+});
+
+const jsonResponse = (summary: string, schema: string, headers?: Record<string, unknown>) => ({
+  description: summary,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema: ref(`schemas/${schema}`) } },
+});
+
+const locationHeader = (what: string) => ({
+  Location: { description: `The new ${what}’s address.`, schema: { type: 'string' } },
 });
 
 const jsonBody = (schema: string) => ({
@@ -152,9 +226,52 @@ const itemIdParameter = {
   name: 'id',
   in: 'path',
   required: true,
-  description: 'The item id: digits; another user’s id answers like a missing one (404).',
+  description:
+    'The item id: digits; the id of an item in an inventory the caller is not in answers ' +
+    'like a missing one (404).',
   schema: { type: 'string', pattern: '^[0-9]+$' },
 };
+
+const inventoryIdParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description:
+    'The inventory id: digits; one the caller is not a member of answers like a missing ' +
+    'one (404).',
+  schema: { type: 'string', pattern: '^[0-9]+$' },
+};
+
+const usernameParameter = {
+  name: 'username',
+  in: 'path',
+  required: true,
+  description:
+    'The username, percent-encoded (`encodeURIComponent`); compared ignoring case and ' +
+    'width, as signing in compares it.',
+  schema: { type: 'string' },
+};
+
+const ifMatchParameter = {
+  name: 'If-Match',
+  in: 'header',
+  description:
+    'The ETag the client last saw (`"3"`): the change is made only while the item is still ' +
+    'at that version, else 412 and nothing changes. `*` or no header: the last write wins.',
+  schema: { type: 'string' },
+};
+
+const preconditionFailedResponse = {
+  ...errorResponse(
+    'The item is no longer at the version `If-Match` names, or `If-Match` names no single ' +
+      'version (`precondition_failed`); nothing changed. The ETag is the current version.',
+  ),
+  headers: etagHeader,
+};
+
+const lastOwnerResponse = errorResponse(
+  'The inventory would be left without an owner (`last_owner`); nothing changed.',
+);
 
 /** Changes need a browser session, or a token with the `read-write` scope. */
 const WRITE_SECURITY = [{ sessionCookie: [] }, { bearerToken: ['read-write'] }];
@@ -165,7 +282,10 @@ export const OPENAPI_DOCUMENT = {
     title: 'Pacil Inventory API',
     version: '1.0.0',
     description:
-      'The signed-in user’s items. Every call sees only the caller’s own items. Requests ' +
+      'The items of the inventories the signed-in user is a member of, the inventories and ' +
+      'their members. A member’s role in an inventory (owner, editor, viewer) decides what ' +
+      'they may do there: anything in an inventory the caller is not in answers like a ' +
+      'missing id (404); a change the role does not allow answers 403. Requests ' +
       'that change something need `Content-Type: application/json` (where they have a ' +
       `body, at most ${BODY_LIMIT_BYTES / 1024} KiB) and must be same-origin: an \`Origin\` ` +
       'header equal to the site’s origin, or, without one, `Sec-Fetch-Site: same-origin`. ' +
@@ -182,7 +302,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/items': {
       get: {
         operationId: 'listItems',
-        summary: 'A page of the caller’s items',
+        summary: 'A page of the items the caller can read (all, or one inventory’s)',
         parameters: listParameters,
         responses: {
           '200': {
@@ -207,13 +327,12 @@ export const OPENAPI_DOCUMENT = {
         ],
         requestBody: jsonBody('ItemInput'),
         responses: {
-          '201': {
-            ...itemResponse('Stored.'),
-            headers: {
-              Location: { description: 'The new item’s address.', schema: { type: 'string' } },
-            },
-          },
-          '200': itemResponse('The item an earlier request with the same Idempotency-Key stored.'),
+          '201': itemResponse('Stored.', locationHeader('item')),
+          '200': itemResponse(
+            'The item an earlier request with the same Idempotency-Key stored.',
+            locationHeader('item'),
+          ),
+          '404': ref('responses/NotFound'),
           '422': errorResponse(
             'The Idempotency-Key was used before for a different request (`idempotency_key_reused`); nothing was stored.',
           ),
@@ -237,10 +356,12 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'updateItem',
         security: WRITE_SECURITY,
         summary: 'Change some fields of an item',
+        parameters: [ifMatchParameter],
         requestBody: jsonBody('ItemPatch'),
         responses: {
           '200': itemResponse('The changed item.'),
           '404': ref('responses/NotFound'),
+          '412': preconditionFailedResponse,
           ...changeErrors,
           ...commonErrors,
         },
@@ -249,9 +370,11 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'deleteItem',
         security: WRITE_SECURITY,
         summary: 'Delete an item',
+        parameters: [ifMatchParameter],
         responses: {
           '204': { description: 'Deleted.' },
           '404': ref('responses/NotFound'),
+          '412': preconditionFailedResponse,
           ...changeErrors,
           ...commonErrors,
         },
@@ -267,9 +390,119 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': itemResponse('The item with its new amount.'),
           '404': ref('responses/NotFound'),
-          '409': errorResponse(
-            `The new amount would leave 0..${AMOUNT_MAX}; nothing changed (\`out_of_range\`).`,
+          '409': {
+            ...errorResponse(
+              `The new amount would leave 0..${AMOUNT_MAX}; nothing changed (\`out_of_range\`).`,
+            ),
+            headers: etagHeader,
+          },
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories': {
+      get: {
+        operationId: 'listInventories',
+        summary: 'The inventories the caller is a member of, with their role in each',
+        description:
+          'The personal one ("My items") first, then by name. A token limited to one ' +
+          'inventory lists that one only.',
+        responses: {
+          '200': jsonResponse('The inventories.', 'InventoryList'),
+          ...commonErrors,
+        },
+      },
+      post: {
+        operationId: 'createInventory',
+        security: WRITE_SECURITY,
+        summary: 'Create an inventory; the caller is its owner',
+        requestBody: jsonBody('InventoryInput'),
+        responses: {
+          '201': jsonResponse('Created.', 'Inventory', locationHeader('inventory')),
+          ...changeErrors,
+          '403': errorResponse(
+            'A cross-origin request (`forbidden`), a read token (`insufficient_scope`), or a ' +
+              'token limited to one inventory, which cannot create another (`forbidden`).',
           ),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'getInventory',
+        summary: 'One inventory (any member)',
+        responses: {
+          '200': jsonResponse('The inventory.', 'Inventory'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+      patch: {
+        operationId: 'renameInventory',
+        security: WRITE_SECURITY,
+        summary: 'Rename an inventory (owners)',
+        requestBody: jsonBody('InventoryInput'),
+        responses: {
+          '200': jsonResponse('The renamed inventory.', 'Inventory'),
+          '404': ref('responses/NotFound'),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+      delete: {
+        operationId: 'deleteInventory',
+        security: WRITE_SECURITY,
+        summary: 'Delete an inventory and everything in it (owners)',
+        responses: {
+          '204': { description: 'Deleted.' },
+          '404': ref('responses/NotFound'),
+          '409': errorResponse(
+            'A personal inventory ("My items") cannot be deleted (`personal_inventory`).',
+          ),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}/members': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'listMembers',
+        summary: 'Everyone in an inventory, with their roles (any member)',
+        responses: {
+          '200': jsonResponse('Owners first, then editors, then viewers; by name.', 'MemberList'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}/members/{username}': {
+      parameters: [inventoryIdParameter, usernameParameter],
+      put: {
+        operationId: 'setMember',
+        security: WRITE_SECURITY,
+        summary: 'Add someone to an inventory with a role, or change their role (owners)',
+        requestBody: jsonBody('MemberInput'),
+        responses: {
+          '201': jsonResponse('Added.', 'Member', locationHeader('member')),
+          '200': jsonResponse('Their role changed, or already was this one.', 'Member'),
+          '404': ref('responses/NotFound'),
+          '409': lastOwnerResponse,
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+      delete: {
+        operationId: 'removeMember',
+        security: WRITE_SECURITY,
+        summary: 'Remove a member (owners), or leave (the member themself)',
+        responses: {
+          '204': { description: 'Removed; their next request is refused.' },
+          '404': ref('responses/NotFound'),
+          '409': lastOwnerResponse,
           ...changeErrors,
           ...commonErrors,
         },
@@ -300,7 +533,9 @@ export const OPENAPI_DOCUMENT = {
           'A personal API token from the settings page, sent as `Authorization: Bearer ' +
           '<token>`. Scope `read` may read; `read-write` may also create, change and delete. ' +
           'Token requests carry no cookies and need no same-origin headers. An unknown, ' +
-          'revoked or expired token gets 401 with `WWW-Authenticate: Bearer`; a read token ' +
+          'revoked or expired token gets 401 with `WWW-Authenticate: Bearer`. A token acts ' +
+          'with its owner’s roles, and one limited to one inventory reaches nothing else ' +
+          '(anything outside it answers 404). A read token ' +
           `asking to change something gets 403; each token may make ${API_REQUESTS_PER_MINUTE} ` +
           'requests a minute per server process (then 429 with `Retry-After`).',
       },
@@ -332,11 +567,15 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       Forbidden: errorResponse(
-        'A cross-origin request that would change something (`forbidden`), or a read token ' +
-          'asking to (`insufficient_scope`).',
+        'A cross-origin request that would change something (`forbidden`), a read token ' +
+          'asking to (`insufficient_scope`), or a role in the inventory that does not allow ' +
+          'the change: viewers change nothing, only owners rename, delete or manage members ' +
+          '(`forbidden`, the message says which). Nothing changed.',
       ),
       NotFound: errorResponse(
-        `No such item of the caller’s (\`not_found\`); ids go up to ${MAX_ROW_ID}.`,
+        'No such item, inventory, member or user that the caller can see (`not_found`); ' +
+          'anything in an inventory the caller is not a member of answers the same way. Ids ' +
+          `go up to ${MAX_ROW_ID}.`,
       ),
       MethodNotAllowed: {
         ...errorResponse('The address does not answer this method (`method_not_allowed`).'),

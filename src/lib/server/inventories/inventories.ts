@@ -124,6 +124,24 @@ export async function createInventory(db: Db, ownerId: number, name: string): Pr
 }
 
 /**
+ * A new inventory the caller makes and owns. A token limited to one inventory makes none:
+ * the new one would be out of its reach at once, and a limited token is given out so that
+ * it can do nothing beyond that one inventory.
+ */
+export async function createInventoryForCaller(
+  db: Db,
+  caller: Caller,
+  name: string,
+): Promise<{ status: 'created'; inventory: Inventory } | { status: 'limited' }> {
+  if (caller.onlyInventoryId !== null) return { status: 'limited' };
+  const id = await createInventory(db, caller.userId, name);
+  return {
+    status: 'created',
+    inventory: { id, name, role: 'owner', personal: false, itemCount: 0 },
+  };
+}
+
+/**
  * The personal inventory of a new account ("My items"), made in the transaction that makes
  * the account. `trx` must be a transaction: the inventory and the membership go together.
  */

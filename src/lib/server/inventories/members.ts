@@ -57,6 +57,21 @@ async function lockMemberships(trx: Transaction<Database>, inventoryId: number) 
     .execute();
 }
 
+/**
+ * The account a username names, compared as registration compares them (case and width
+ * ignored). The name may come from a URL, so anything at all: PostgreSQL text cannot hold
+ * U+0000 (a parameter with one is an error, not a miss), and no username contains it.
+ */
+async function userNamed(trx: Transaction<Database>, username: string) {
+  const key = usernameKey(username);
+  if (key.includes('\0')) return undefined;
+  return trx
+    .selectFrom('users')
+    .select(['id', 'username'])
+    .where('username_key', '=', key)
+    .executeTakeFirst();
+}
+
 /** Adds someone by username with a role, or changes the role of someone already in. */
 export async function setMemberRole(
   db: Db,
@@ -68,11 +83,7 @@ export async function setMemberRole(
   return db.transaction().execute(async (trx) => {
     const access = await checkAccess(trx, caller, 'own', inventoryId);
     if (access.status !== 'allowed') return access;
-    const user = await trx
-      .selectFrom('users')
-      .select(['id', 'username'])
-      .where('username_key', '=', usernameKey(username))
-      .executeTakeFirst();
+    const user = await userNamed(trx, username);
     if (!user) return { status: 'no-such-user' };
     const memberships = await lockMemberships(trx, inventoryId);
     const current = memberships.find((membership) => membership.user_id === user.id);
@@ -110,11 +121,7 @@ export async function removeMember(
   return db.transaction().execute(async (trx) => {
     const access = await checkAccess(trx, caller, 'read', inventoryId);
     if (access.status !== 'allowed') return access;
-    const user = await trx
-      .selectFrom('users')
-      .select('id')
-      .where('username_key', '=', usernameKey(username))
-      .executeTakeFirst();
+    const user = await userNamed(trx, username);
     const leaving = user?.id === caller.userId;
     if (!leaving && access.role !== 'owner') return { status: 'forbidden', role: access.role };
     const memberships = await lockMemberships(trx, inventoryId);
