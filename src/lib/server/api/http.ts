@@ -3,6 +3,7 @@ import type { User } from 'lucia';
 import { fieldErrors } from '../../contracts/field-errors.ts';
 import type { ErrorCode } from '../../contracts/errors.ts';
 import { problemResponse, problems } from '../http/problems.ts';
+import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 
 /**
  * The HTTP conventions of `/api`: JSON in and out, errors as `{"error": {code, message,
@@ -38,6 +39,15 @@ export function apiError(
 
 export const notFound = (message = 'No such item.'): Response =>
   problemResponse('json', problems.notFound(message));
+
+/**
+ * 404 for what the caller cannot see (exactly as for a missing id: `what` says which kind),
+ * 403 saying why for what their role does not allow.
+ */
+export function deniedResponse(denied: Denied, need: Need, what = 'No such item.'): Response {
+  if (denied.status === 'not-found') return notFound(what);
+  return problemResponse('json', problems.forbidden(FORBIDDEN_MESSAGE[need]));
+}
 
 /** 400 for a body or query the schema refused, with the messages by field. */
 export function validationError(

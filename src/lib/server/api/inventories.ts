@@ -1,9 +1,8 @@
 import type { InventoryJson, MemberJson } from '../../contracts/inventories.ts';
 import { problemResponse, problems } from '../http/problems.ts';
-import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 import type { Inventory } from '../inventories/inventories.ts';
 import type { Member } from '../inventories/members.ts';
-import { apiError, notFound } from './http.ts';
+import { apiError } from './http.ts';
 
 /** How the inventories API shows inventories and members, and reads its path segments. */
 
@@ -27,15 +26,6 @@ export const inventoryLocation = (id: number): string => `/api/inventories/${id}
 
 export const memberLocation = (inventoryId: number, username: string): string =>
   `${inventoryLocation(inventoryId)}/members/${encodeURIComponent(username)}`;
-
-/**
- * 404 for an inventory the caller is not in (exactly as for a missing id), 403 saying why
- * for one where their role does not allow the change.
- */
-export function inventoryDenied(denied: Denied, need: Need): Response {
-  if (denied.status === 'not-found') return notFound(NO_SUCH_INVENTORY);
-  return problemResponse('json', problems.forbidden(FORBIDDEN_MESSAGE[need]));
-}
 
 /**
  * A token limited to one inventory reaches that one only: an inventory it made would be

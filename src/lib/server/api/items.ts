@@ -3,10 +3,8 @@ import {
   idempotencyKeySchema,
   type ItemJson,
 } from '../../contracts/items.ts';
-import { problemResponse, problems } from '../http/problems.ts';
-import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
 import type { Item } from '../items.ts';
-import { apiError, apiJson, notFound } from './http.ts';
+import { apiError, apiJson } from './http.ts';
 
 /** How the API shows items and reads the parts of a request that are not the item itself. */
 
@@ -33,12 +31,6 @@ export const itemEtag = (item: Item): string => `"${item.version}"`;
 /** One item, with its ETag (and `Location` for a new one). */
 export function itemResponse(status: number, item: Item, headers: Record<string, string> = {}) {
   return apiJson(status, itemJson(item), { ETag: itemEtag(item), ...headers });
-}
-
-/** 404 for what the caller cannot see, 403 (saying why) for what their role does not allow. */
-export function deniedResponse(denied: Denied, need: Need, what = 'No such item.'): Response {
-  if (denied.status === 'not-found') return notFound(what);
-  return problemResponse('json', problems.forbidden(FORBIDDEN_MESSAGE[need]));
 }
 
 /**

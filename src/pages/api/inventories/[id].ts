@@ -5,12 +5,9 @@ import {
   apiJson,
   notFound,
   validationError,
+  deniedResponse,
 } from '../../../lib/server/api/http.ts';
-import {
-  inventoryDenied,
-  inventoryJson,
-  NO_SUCH_INVENTORY,
-} from '../../../lib/server/api/inventories.ts';
+import { inventoryJson, NO_SUCH_INVENTORY } from '../../../lib/server/api/inventories.ts';
 import { db } from '../../../lib/server/db/index.ts';
 import { parseRowId } from '../../../lib/server/ids.ts';
 import { callerOf } from '../../../lib/server/inventories/access.ts';
@@ -33,7 +30,7 @@ export const ALL = apiEndpoint({
     const found = await findInventoryForMember(db, callerOf(locals), 'read', id);
     return found.status === 'found'
       ? apiJson(200, inventoryJson(found.inventory))
-      : inventoryDenied(found, 'read');
+      : deniedResponse(found, 'read', NO_SUCH_INVENTORY);
   },
 
   async PATCH({ params, request, locals }) {
@@ -43,12 +40,12 @@ export const ALL = apiEndpoint({
     if (!input.success) return validationError(input.error);
     const caller = callerOf(locals);
     const renamed = await renameInventory(db, caller, id, input.data.name);
-    if (renamed.status !== 'renamed') return inventoryDenied(renamed, 'own');
+    if (renamed.status !== 'renamed') return deniedResponse(renamed, 'own', NO_SUCH_INVENTORY);
     const found = await findInventoryForMember(db, caller, 'read', id);
     // Deleted, or the caller removed, in the moment since: it is not theirs to see now.
     return found.status === 'found'
       ? apiJson(200, inventoryJson(found.inventory))
-      : inventoryDenied(found, 'read');
+      : deniedResponse(found, 'read', NO_SUCH_INVENTORY);
   },
 
   async DELETE({ params, locals }) {
@@ -65,7 +62,7 @@ export const ALL = apiEndpoint({
             'A personal inventory ("My items") cannot be deleted. You can rename it, or delete the items in it.',
         });
       default:
-        return inventoryDenied(outcome, 'own');
+        return deniedResponse(outcome, 'own', NO_SUCH_INVENTORY);
     }
   },
 });

@@ -1,10 +1,10 @@
-import { apiEndpoint, notFound, validationError } from '../../../lib/server/api/http.ts';
 import {
+  apiEndpoint,
   deniedResponse,
-  ifMatchVersion,
-  itemResponse,
-  preconditionFailed,
-} from '../../../lib/server/api/items.ts';
+  notFound,
+  validationError,
+} from '../../../lib/server/api/http.ts';
+import { ifMatchVersion, itemResponse, preconditionFailed } from '../../../lib/server/api/items.ts';
 import { parseRowId } from '../../../lib/server/ids.ts';
 import { itemPatchSchema } from '../../../lib/contracts/item-input.ts';
 import { db } from '../../../lib/server/db/index.ts';

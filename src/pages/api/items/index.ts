@@ -1,8 +1,13 @@
 import { itemInputSchema } from '../../../lib/contracts/item-input.ts';
-import { apiEndpoint, apiError, apiJson, validationError } from '../../../lib/server/api/http.ts';
+import {
+  apiEndpoint,
+  apiError,
+  apiJson,
+  deniedResponse,
+  validationError,
+} from '../../../lib/server/api/http.ts';
 import { newItemTarget, parseListQuery } from '../../../lib/contracts/items.ts';
 import {
-  deniedResponse,
   idempotencyKeyOf,
   itemJson,
   itemLocation,

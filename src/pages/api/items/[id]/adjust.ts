@@ -3,10 +3,11 @@ import { adjustmentSchema } from '../../../../lib/contracts/items.ts';
 import {
   apiEndpoint,
   apiError,
+  deniedResponse,
   notFound,
   validationError,
 } from '../../../../lib/server/api/http.ts';
-import { deniedResponse, itemEtag, itemResponse } from '../../../../lib/server/api/items.ts';
+import { itemEtag, itemResponse } from '../../../../lib/server/api/items.ts';
 import { db } from '../../../../lib/server/db/index.ts';
 import { parseRowId } from '../../../../lib/server/ids.ts';
 import { callerOf } from '../../../../lib/server/inventories/access.ts';

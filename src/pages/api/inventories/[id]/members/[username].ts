@@ -4,9 +4,9 @@ import {
   apiJson,
   notFound,
   validationError,
+  deniedResponse,
 } from '../../../../../lib/server/api/http.ts';
 import {
-  inventoryDenied,
   lastOwner,
   memberJson,
   memberLocation,
@@ -49,7 +49,7 @@ export const ALL = apiEndpoint({
           'This is the only owner of the inventory: make someone else an owner first, then change this role.',
         );
       default:
-        return inventoryDenied(outcome, 'own');
+        return deniedResponse(outcome, 'own', NO_SUCH_INVENTORY);
     }
   },
 
@@ -68,7 +68,7 @@ export const ALL = apiEndpoint({
           'This is the only owner of the inventory, who cannot leave: make someone else an owner first, or delete the inventory.',
         );
       default:
-        return inventoryDenied(outcome, 'own');
+        return deniedResponse(outcome, 'own', NO_SUCH_INVENTORY);
     }
   },
 });

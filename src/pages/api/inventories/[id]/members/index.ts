@@ -1,9 +1,10 @@
-import { apiEndpoint, apiJson, notFound } from '../../../../../lib/server/api/http.ts';
 import {
-  inventoryDenied,
-  memberJson,
-  NO_SUCH_INVENTORY,
-} from '../../../../../lib/server/api/inventories.ts';
+  apiEndpoint,
+  apiJson,
+  notFound,
+  deniedResponse,
+} from '../../../../../lib/server/api/http.ts';
+import { memberJson, NO_SUCH_INVENTORY } from '../../../../../lib/server/api/inventories.ts';
 import { db } from '../../../../../lib/server/db/index.ts';
 import { parseRowId } from '../../../../../lib/server/ids.ts';
 import { callerOf } from '../../../../../lib/server/inventories/access.ts';
@@ -17,6 +18,6 @@ export const ALL = apiEndpoint({
     const outcome = await listMembers(db, callerOf(locals), id);
     return outcome.status === 'found'
       ? apiJson(200, { members: outcome.members.map(memberJson) })
-      : inventoryDenied(outcome, 'read');
+      : deniedResponse(outcome, 'read', NO_SUCH_INVENTORY);
   },
 });
