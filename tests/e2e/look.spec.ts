@@ -163,6 +163,8 @@ test('the main, sign-in, registration, settings and inventory pages have no axe 
   browser,
   baseURL,
 }) => {
+  // Fifteen pages, light and dark: axe takes a second or two on each.
+  test.setTimeout(120_000);
   await registerAndSignIn(page, uniqueUsername('lookaxe'));
   await seed(page, LONG_NAME, 2_147_483_647, LONG_DESCRIPTION);
   await seed(page, 'Plain', 0);
