@@ -298,8 +298,8 @@ function requestFingerprint(
   inventoryId: number,
   input: ItemInput,
 ): string {
-  // The personal inventory is part of the fingerprint only since inventories exist; a key
-  // stored before that had no inventory to compare (see below).
+  // The same item sent to another inventory is another request. (A key stored before
+  // inventories existed was bound without one: its retry now counts as a different request.)
   return sha256Hex(
     JSON.stringify([route, input.name, input.amount, input.description, inventoryId]),
   );
