@@ -171,8 +171,7 @@ export function createSiteServer({
           {
             requestId,
             method: req.method,
-            // The path only: query strings can carry search terms users consider private.
-            path: (req.url ?? '/').split('?', 1)[0],
+            path: loggedPath(req.url ?? '/'),
             status: res.statusCode,
             durationMs: Math.round((performance.now() - started) * 10) / 10,
           },
@@ -333,4 +332,13 @@ export function stopServer(server: http.Server, graceMs: number): Promise<void> 
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * The path of a request as the log keeps it: without the query string, which can carry
+ * search terms users consider private, and without an invite link's secret, which lets
+ * whoever reads it join the inventory (only its hash is stored anywhere else).
+ */
+export function loggedPath(url: string): string {
+  return url.split('?', 1)[0]!.replace(/^\/invite\/[^/]+/, '/invite/…');
 }
