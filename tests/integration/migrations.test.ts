@@ -7,7 +7,7 @@ import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lib/server/db/connect.ts';
 import { migrateToLatest } from '../../src/lib/server/db/migrate.ts';
-import { itemBatchesForMember } from '../../src/lib/server/items.ts';
+import { itemBatchesForMember } from '../../src/lib/server/items/items.ts';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 describe.each(BACKENDS)('migrations on %s', (backend) => {

@@ -19,7 +19,7 @@ import {
 } from '../../src/lib/server/auth/registration.ts';
 import { parseTokenForm } from '../../src/lib/server/auth/token-form.ts';
 import { createPersonalInventory } from '../../src/lib/server/inventories/inventories.ts';
-import { createItemForMember, listItemsForMember } from '../../src/lib/server/items.ts';
+import { createItemForMember, listItemsForMember } from '../../src/lib/server/items/items.ts';
 import {
   BODY_LIMIT_BYTES,
   BodyError,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { firstUnstorableCharacter, unstorableCharacterMessage } from './item-input.ts';
-import { MAX_ROW_ID } from './items.ts';
+import { MAX_ROW_ID } from './ids.ts';
 
 /**
  * The inventories API's contract: names, roles, invite links, and what the API sends. The

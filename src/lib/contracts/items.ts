@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { MAX_ROW_ID } from './ids.ts';
 import { AMOUNT_MAX } from './item-input.ts';
+import { MAX_TAGS_PER_ITEM, TAG_NAME_MAX_LENGTH } from './places.ts';
 
 /**
  * The items API's contract besides the item's own fields (item-input.ts, which the add-item
@@ -7,9 +9,6 @@ import { AMOUNT_MAX } from './item-input.ts';
  * The server parses with these, the OpenAPI document is made from them, and the islands
  * take their types from them (types only: this module stays on the server).
  */
-
-/** The largest value of PostgreSQL's `integer`, and so of any id. */
-export const MAX_ROW_ID = 2_147_483_647;
 
 export const ITEM_SORTS = ['newest', 'oldest', 'name', '-name', 'amount', '-amount'] as const;
 export type ItemSort = (typeof ITEM_SORTS)[number];
@@ -73,7 +72,25 @@ export const itemListQuerySchema = z.object({
     .string()
     .max(SEARCH_MAX_LENGTH, `Search for at most ${SEARCH_MAX_LENGTH} characters.`)
     .default('')
-    .meta({ description: 'Case-insensitive text to find in the name or the description.' }),
+    .meta({
+      description:
+        'Case-insensitive text to find in the name, the description, a tag or a location (and so everything inside it).',
+    }),
+  location: wholeNumberParam(1, MAX_ROW_ID)
+    .optional()
+    .meta({ description: 'Items in this location or any location inside it.' }),
+  tag: z
+    .array(
+      z.string().max(TAG_NAME_MAX_LENGTH, `A tag has at most ${TAG_NAME_MAX_LENGTH} characters.`),
+    )
+    .max(MAX_TAGS_PER_ITEM, `Filter by at most ${MAX_TAGS_PER_ITEM} tags.`)
+    .default([])
+    .meta({ description: 'Repeatable: items with every one of these tags (names, any case).' }),
+  low: z
+    .enum(['true', 'false'], { error: 'low is true or false.' })
+    .default('false')
+    .transform((value) => value === 'true')
+    .meta({ description: '`true`: only items whose amount is below their `min_amount`.' }),
   sort: z
     .enum(ITEM_SORTS, { error: `Sort by one of: ${ITEM_SORTS.join(', ')}.` })
     .default(DEFAULT_SORT)
@@ -87,8 +104,14 @@ export const itemListQuerySchema = z.object({
 export interface ItemListQuery {
   /** One inventory's items; without it, every item the caller can read. */
   inventory?: number | undefined;
-  /** Case-insensitive text to find in the name or the description. */
+  /** Case-insensitive text to find in the name, the description, a tag or a location. */
   search: string;
+  /** Items in this location or below it. */
+  location?: number | undefined;
+  /** Items with every one of these tags (names, any case). */
+  tags: string[];
+  /** Only items below their minimum amount. */
+  low: boolean;
   sort: ItemSort;
   /** 1-based. */
   page: number;
@@ -96,40 +119,39 @@ export interface ItemListQuery {
 }
 
 /** The query string that asks the API for the same list (the main page's, once read). */
-export function itemListQueryString({
-  inventory,
-  search,
-  sort,
-  page,
-  limit,
-}: ItemListQuery): string {
-  return new URLSearchParams({
-    ...(inventory === undefined ? {} : { inventory: String(inventory) }),
-    q: search,
-    sort,
-    page: String(page),
-    limit: String(limit),
-  }).toString();
+export function itemListQueryString(query: ItemListQuery): string {
+  const params = new URLSearchParams();
+  if (query.inventory !== undefined) params.set('inventory', String(query.inventory));
+  params.set('q', query.search);
+  if (query.location !== undefined) params.set('location', String(query.location));
+  for (const tag of query.tags) params.append('tag', tag);
+  if (query.low) params.set('low', 'true');
+  params.set('sort', query.sort);
+  params.set('page', String(query.page));
+  params.set('limit', String(query.limit));
+  return params.toString();
 }
 
 const toItemListQuery = ({
-  inventory,
   q,
-  sort,
-  page,
-  limit,
+  tag,
+  ...rest
 }: z.output<typeof itemListQuerySchema>): ItemListQuery => ({
-  inventory,
+  ...rest,
   search: q,
-  sort,
-  page,
-  limit,
+  tags: tag,
+});
+
+/** The parameters as the schema reads them: `tag` is a list, the others their last value. */
+const paramsObject = (params: URLSearchParams) => ({
+  ...Object.fromEntries(params),
+  tag: params.getAll('tag'),
 });
 
 /** The API's list query: the parameters, or what is wrong with them. */
 export function parseListQuery(params: URLSearchParams) {
-  // A repeated parameter counts by its last value, as with form fields.
-  const result = itemListQuerySchema.safeParse(Object.fromEntries(params));
+  // A repeated parameter counts by its last value, as with form fields; `tag` is a list.
+  const result = itemListQuerySchema.safeParse(paramsObject(params));
   return result.success
     ? { success: true as const, data: toItemListQuery(result.data) }
     : { success: false as const, error: result.error };
@@ -141,7 +163,7 @@ export function parseListQuery(params: URLSearchParams) {
  * page size too large is the largest).
  */
 export function parseItemListParams(params: URLSearchParams): ItemListQuery {
-  const { q, sort, page, limit } = itemListQuerySchema.shape;
+  const { q, location, tag, low, sort, page, limit } = itemListQuerySchema.shape;
   const value = (name: string) => params.get(name) ?? undefined;
   const or = <T>(parsed: { success: boolean; data?: T }, fallback: T): T =>
     parsed.success ? (parsed.data as T) : fallback;
@@ -150,6 +172,18 @@ export function parseItemListParams(params: URLSearchParams): ItemListQuery {
     // The page names its inventory in its path, not in the query.
     inventory: undefined,
     q: or(q.safeParse(value('q')), (value('q') ?? '').slice(0, SEARCH_MAX_LENGTH)),
+    location: or(location.safeParse(value('location')), undefined),
+    // Blank tags are no filter; past the limit, the first ones count.
+    tag: or(
+      tag.safeParse(
+        params
+          .getAll('tag')
+          .filter((name) => name.trim() !== '')
+          .slice(0, MAX_TAGS_PER_ITEM),
+      ),
+      [] as string[],
+    ),
+    low: or(low.safeParse(value('low')), false),
     sort: or(sort.safeParse(value('sort')), DEFAULT_SORT),
     page: or(page.safeParse(value('page')), 1),
     limit: or(

@@ -1,4 +1,4 @@
-import { MAX_ROW_ID } from '../contracts/items.ts';
+import { MAX_ROW_ID } from '../contracts/ids.ts';
 
 /**
  * Row ids as clients send them: in a URL, a form field or a JSON body. Every id column is a

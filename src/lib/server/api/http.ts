@@ -57,6 +57,15 @@ export function validationError(
   return apiError(400, { code: 'validation_error', message, fields: fieldErrors(error) });
 }
 
+/** An item's location or tags that cannot be, as a validation error of that one field. */
+export function placeRefused({ field, message }: { field: string; message: string }): Response {
+  return apiError(400, {
+    code: 'validation_error',
+    message: 'Some fields are invalid.',
+    fields: { [field]: [message] },
+  });
+}
+
 function allowHeader(methods: readonly ApiMethod[]): string[] {
   // HEAD is answered wherever GET is (Astro drops the body).
   return methods.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]));

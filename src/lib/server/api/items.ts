@@ -3,7 +3,7 @@ import {
   idempotencyKeySchema,
   type ItemJson,
 } from '../../contracts/items.ts';
-import type { Item } from '../items.ts';
+import type { Item } from '../items/items.ts';
 import { apiError, apiJson } from './http.ts';
 
 /** How the API shows items and reads the parts of a request that are not the item itself. */

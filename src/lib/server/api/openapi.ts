@@ -24,9 +24,9 @@ import {
   itemListQuerySchema,
   itemListSchema,
   itemSchema,
-  MAX_ROW_ID,
   newItemInventorySchema,
 } from '../../contracts/items.ts';
+import { MAX_ROW_ID } from '../../contracts/ids.ts';
 import { API_REQUESTS_PER_MINUTE } from './request-budget.ts';
 import { SESSION_COOKIE } from '../auth/lucia.ts';
 import { BODY_LIMIT_BYTES } from '../request-body.ts';

@@ -12,6 +12,9 @@ export interface Database {
   auth_throttle: AuthThrottleTable;
   api_tokens: ApiTokensTable;
   django_imports: DjangoImportsTable;
+  locations: LocationsTable;
+  tags: TagsTable;
+  item_tags: ItemTagsTable;
 }
 
 export interface UsersTable {
@@ -52,6 +55,34 @@ export interface ItemsTable {
   idempotency_key: ColumnType<string | null, string | null | undefined, never>;
   /** SHA-256 of the route and the item the key created: the request the key stands for. */
   idempotency_fingerprint: ColumnType<string | null, string | null | undefined, never>;
+  /** Where it is kept; null when nowhere in particular. */
+  location_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Below this amount the item is low; null for no minimum. */
+  min_amount: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface LocationsTable {
+  id: Generated<number>;
+  inventory_id: number;
+  /** The location it is in; null at the top of the tree. */
+  parent_id: number | null;
+  name: string;
+  /** The name in lower case: unique among siblings. */
+  name_key: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface TagsTable {
+  id: Generated<number>;
+  inventory_id: number;
+  name: string;
+  /** The name in lower case: unique in its inventory. */
+  name_key: string;
+}
+
+export interface ItemTagsTable {
+  item_id: number;
+  tag_id: number;
 }
 
 export interface InventoriesTable {

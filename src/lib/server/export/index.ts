@@ -2,7 +2,7 @@ import type { APIContext } from 'astro';
 import { db } from '../db/index.ts';
 import { logger } from '../logger.ts';
 import { callerOf } from '../inventories/access.ts';
-import { findItemForMember, itemBatchesForMember } from '../items.ts';
+import { findItemForMember, itemBatchesForMember } from '../items/items.ts';
 import { parseRowId } from '../ids.ts';
 import { waitForDrain } from '../node-server.ts';
 import { problemResponse, problems } from '../http/problems.ts';

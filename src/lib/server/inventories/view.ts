@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { parseItemListParams, type ItemListQuery } from '../../contracts/items.ts';
 import { pageCount, pageHref } from '../../paging.ts';
 import type { Database } from '../db/types.ts';
-import { listItemsForMember, type ItemPage } from '../items.ts';
+import { listItemsForMember, type ItemPage } from '../items/items.ts';
 import { allows, type Caller } from './access.ts';
 import {
   findInventoryForMember,

@@ -9,7 +9,7 @@ import { fieldErrors } from '../../contracts/field-errors.ts';
 import { itemInputSchema } from '../../contracts/item-input.ts';
 import { djangoHashCostProblem } from '../auth/django-hashers.ts';
 import { checkUsername, usernameKey } from '../auth/username.ts';
-import { MAX_ROW_ID } from '../../contracts/items.ts';
+import { MAX_ROW_ID } from '../../contracts/ids.ts';
 
 export const USER_MODEL = 'auth.user';
 export const ITEM_MODEL = 'main.item';

@@ -1,6 +1,7 @@
 import {
   apiEndpoint,
   deniedResponse,
+  placeRefused,
   notFound,
   validationError,
 } from '../../../lib/server/api/http.ts';
@@ -13,7 +14,7 @@ import {
   deleteItemForMember,
   findItemForMember,
   updateItemForMember,
-} from '../../../lib/server/items.ts';
+} from '../../../lib/server/items/items.ts';
 import { readJsonBody } from '../../../lib/server/request-body.ts';
 
 /**
@@ -43,6 +44,8 @@ export const ALL = apiEndpoint({
         return itemResponse(200, outcome.item);
       case 'conflict':
         return preconditionFailed(outcome.current);
+      case 'place-refused':
+        return placeRefused(outcome);
       default:
         return deniedResponse(outcome, 'edit');
     }

@@ -4,6 +4,7 @@ import {
   apiError,
   apiJson,
   deniedResponse,
+  placeRefused,
   validationError,
 } from '../../../lib/server/api/http.ts';
 import { newItemTarget, parseListQuery } from '../../../lib/contracts/items.ts';
@@ -17,7 +18,7 @@ import {
 import { db } from '../../../lib/server/db/index.ts';
 import { callerOf } from '../../../lib/server/inventories/access.ts';
 import { defaultInventoryId } from '../../../lib/server/inventories/inventories.ts';
-import { createItemForMember, listItemsForMember } from '../../../lib/server/items.ts';
+import { createItemForMember, listItemsForMember } from '../../../lib/server/items/items.ts';
 import { readJsonBody } from '../../../lib/server/request-body.ts';
 
 /**
@@ -66,6 +67,8 @@ export const ALL = apiEndpoint({
       case 'not-found':
       case 'forbidden':
         return deniedResponse(outcome, 'edit', 'No such inventory.');
+      case 'place-refused':
+        return placeRefused(outcome);
       default:
         // A replayed key answers with what the first request stored, and says it made nothing.
         return itemResponse(outcome.status === 'created' ? 201 : 200, outcome.item, {

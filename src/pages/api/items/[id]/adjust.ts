@@ -11,7 +11,7 @@ import { itemEtag, itemResponse } from '../../../../lib/server/api/items.ts';
 import { db } from '../../../../lib/server/db/index.ts';
 import { parseRowId } from '../../../../lib/server/ids.ts';
 import { callerOf } from '../../../../lib/server/inventories/access.ts';
-import { adjustItemAmountForMember } from '../../../../lib/server/items.ts';
+import { adjustItemAmountForMember } from '../../../../lib/server/items/items.ts';
 import { readJsonBody } from '../../../../lib/server/request-body.ts';
 
 /**

@@ -1,14 +1,16 @@
 import { sql, type Kysely } from 'kysely';
-import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../contracts/item-input.ts';
-import type { Role } from '../contracts/inventories.ts';
+import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../../contracts/item-input.ts';
+import type { Role } from '../../contracts/inventories.ts';
 import {
   DEFAULT_PAGE_SIZE,
   DEFAULT_SORT,
   MAX_PAGE_SIZE,
   type ItemListQuery,
-} from '../contracts/items.ts';
-import type { Database } from './db/types.ts';
-import { keysetBatches } from './db/keyset.ts';
+} from '../../contracts/items.ts';
+import type { ItemPlaces } from '../../contracts/places.ts';
+import type { Database } from '../db/types.ts';
+import { keysetBatches } from '../db/keyset.ts';
+import { inTransaction } from '../db/transaction.ts';
 import {
   allows,
   checkAccess,
@@ -16,8 +18,10 @@ import {
   type Caller,
   type Denied,
   type Need,
-} from './inventories/access.ts';
-import { sha256Hex } from './sha256.ts';
+} from '../inventories/access.ts';
+import { sha256Hex } from '../sha256.ts';
+import { matchingItems, type ItemFilters } from './filters.ts';
+import { ensureTags, itemTagNames, setItemTags, TOO_MANY_TAGS_MESSAGE } from './tags.ts';
 
 /**
  * The items of the inventories a caller is a member of. Every function takes the caller and
@@ -38,6 +42,14 @@ export interface Item {
   updatedAt: Date;
   /** 1 when added, one more with every change. */
   version: number;
+  /** The location it is kept in, if any. */
+  locationId: number | null;
+  /** Below this amount it is low; null for no minimum. */
+  minAmount: number | null;
+  /** Whether its amount is below its minimum. */
+  low: boolean;
+  /** Its tags' names, in name order. */
+  tags: string[];
 }
 
 type Db = Kysely<Database>;
@@ -52,6 +64,9 @@ const ITEM_COLUMNS = [
   'created_at',
   'updated_at',
   'version',
+  'location_id',
+  'min_amount',
+  itemTagNames.as('tags'),
 ] as const;
 
 interface ItemColumns {
@@ -64,6 +79,9 @@ interface ItemColumns {
   created_at: Date;
   updated_at: Date;
   version: number;
+  location_id: number | null;
+  min_amount: number | null;
+  tags: string[];
   creator_username: string | null;
 }
 
@@ -81,6 +99,10 @@ function toItem(row: ItemColumns): Item {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     version: row.version,
+    locationId: row.location_id,
+    minAmount: row.min_amount,
+    low: row.min_amount !== null && row.amount < row.min_amount,
+    tags: row.tags,
   };
 }
 
@@ -99,6 +121,9 @@ function itemsWithCreator(db: Db) {
       'items.created_at',
       'items.updated_at',
       'items.version',
+      'items.location_id',
+      'items.min_amount',
+      itemTagNames.as('tags'),
       'creator.username as creator_username',
     ]);
 }
@@ -136,6 +161,8 @@ export interface ItemPage {
   total: number;
   /** Sum of their amounts. */
   totalAmount: number;
+  /** How many of them are low. */
+  lowCount: number;
   page: number;
   limit: number;
 }
@@ -143,33 +170,8 @@ export interface ItemPage {
 /** Which items a list covers: one inventory, or every one the caller can read. */
 export interface ItemScope {
   inventoryId?: number;
-}
-
-/** `%`, `_` and `\` typed by a user are literal characters, not patterns. */
-function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function matchingItems(
-  db: Db,
-  caller: Caller,
-  need: Need,
-  scope: ItemScope,
-  search: string | undefined,
-) {
-  let query = db.selectFrom('items').where('inventory_id', 'in', inventoriesFor(db, caller, need));
-  if (scope.inventoryId !== undefined) query = query.where('inventory_id', '=', scope.inventoryId);
-  const text = search?.trim();
-  // PostgreSQL text cannot hold U+0000 (a query parameter with one is an error, not a
-  // miss), and no stored item contains it, so such a search matches nothing.
-  if (text?.includes('\0')) return query.where(sql<boolean>`false`);
-  if (text) {
-    const pattern = containsPattern(text);
-    query = query.where((eb) =>
-      eb.or([eb('name', 'ilike', pattern), eb('description', 'ilike', pattern)]),
-    );
-  }
-  return query;
+  /** Only the items directly in this location (a location's own page). */
+  directlyIn?: number;
 }
 
 /** One page of the items the caller may read, sorted stably (ties broken by id), with totals. */
@@ -183,15 +185,22 @@ export async function listItemsForMember(
   const limit = Math.min(Math.max(Math.trunc(query.limit ?? DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE);
   const page = Math.max(Math.trunc(query.page ?? 1), 1);
   const sort = query.sort ?? DEFAULT_SORT;
+  const filters: ItemFilters = {
+    search: query.search,
+    location: query.location,
+    tags: query.tags ?? [],
+    low: query.low ?? false,
+  };
 
-  const totals = await matchingItems(db, caller, need, scope, query.search)
+  const totals = await matchingItems(db, caller, need, scope, filters)
     .select([
       sql<number>`count(*)::int`.as('total'),
       sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
+      sql<number>`(count(*) filter (where amount < min_amount))::int`.as('lowCount'),
     ])
     .executeTakeFirstOrThrow();
 
-  let rows = matchingItems(db, caller, need, scope, query.search).select(ITEM_COLUMNS);
+  let rows = matchingItems(db, caller, need, scope, filters).select(ITEM_COLUMNS);
   switch (sort) {
     case 'newest':
       rows = rows.orderBy('id', 'desc');
@@ -223,6 +232,7 @@ export async function listItemsForMember(
     items: await withCreators(db, items),
     total: totals.total,
     totalAmount: Number(totals.totalAmount),
+    lowCount: totals.lowCount,
     page,
     limit,
   };
@@ -290,19 +300,74 @@ export type CreateItemOutcome =
   | { status: 'created' | 'replayed'; item: Item }
   /** The key was used before for a different request; nothing was stored. */
   | { status: 'key-reused' }
+  | PlaceRefusal
   | Denied;
+
+/** A new item: its fields, and where it is kept, its tags and its minimum (all optional). */
+export type NewItem = ItemInput & ItemPlaces;
+
+/** A location or tags the item cannot have; nothing was written. */
+export interface PlaceRefusal {
+  status: 'place-refused';
+  field: 'location_id' | 'tags';
+  message: string;
+}
+
+const LOCATION_REFUSED: PlaceRefusal = {
+  status: 'place-refused',
+  field: 'location_id',
+  message: "Choose one of this inventory's locations.",
+};
+const TAGS_REFUSED: PlaceRefusal = {
+  status: 'place-refused',
+  field: 'tags',
+  message: TOO_MANY_TAGS_MESSAGE,
+};
+
+async function isLocationOf(db: Db, locationId: number, inventoryId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('locations')
+    .select('id')
+    .where('id', '=', locationId)
+    .where('inventory_id', '=', inventoryId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Checks (and for tags, makes) what an item's location and tags refer to, in `trx`, before
+ * the item is written; undefined when all is well.
+ */
+async function preparePlaces(
+  trx: Db,
+  inventoryId: number,
+  places: ItemPlaces,
+): Promise<PlaceRefusal | undefined> {
+  if (places.locationId != null && !(await isLocationOf(trx, places.locationId, inventoryId))) {
+    return LOCATION_REFUSED;
+  }
+  if (places.tags && places.tags.length > 0) {
+    const made = await ensureTags(trx, inventoryId, places.tags);
+    if (made.status !== 'ok') return TAGS_REFUSED;
+  }
+  return undefined;
+}
+
+/** Whether writing these places needs more than the item's own row. */
+const touchesOtherTables = (places: ItemPlaces) =>
+  places.locationId != null || places.tags !== undefined;
 
 /** What a key is bound to: the route, the inventory and the item, hashed. */
 function requestFingerprint(
   { route }: IdempotentRequest,
   inventoryId: number,
-  input: ItemInput,
+  { name, amount, description, ...places }: NewItem,
 ): string {
   // The same item sent to another inventory is another request. (A key stored before
   // inventories existed was bound without one: its retry now counts as a different request.)
-  return sha256Hex(
-    JSON.stringify([route, input.name, input.amount, input.description, inventoryId]),
-  );
+  // Places are bound only when given, so an item without them keeps the fingerprint it had.
+  const placed = Object.keys(places).length > 0 ? [places] : [];
+  return sha256Hex(JSON.stringify([route, name, amount, description, inventoryId, ...placed]));
 }
 
 /**
@@ -316,47 +381,63 @@ export async function createItemForMember(
   caller: Caller,
   need: Need,
   inventoryId: number,
-  input: ItemInput,
+  input: NewItem,
   idempotency?: IdempotentRequest,
 ): Promise<CreateItemOutcome> {
-  const access = await checkAccess(db, caller, need, inventoryId);
-  if (access.status !== 'allowed') return access;
-  const fingerprint = idempotency && requestFingerprint(idempotency, inventoryId, input);
-  const row = await db
-    .insertInto('items')
-    .values({
-      inventory_id: inventoryId,
-      created_by: caller.userId,
-      updated_by: caller.userId,
-      ...input,
-      idempotency_key: idempotency?.key ?? null,
-      idempotency_fingerprint: fingerprint ?? null,
-    })
-    .onConflict((oc) => oc.columns(['created_by', 'idempotency_key']).doNothing())
-    .returning(ITEM_COLUMNS)
-    .executeTakeFirst();
-  if (row) return { status: 'created', item: await oneWithCreator(db, row) };
-  const existing = await db
-    .selectFrom('items')
-    .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
-    .where('created_by', '=', caller.userId)
-    .where('idempotency_key', '=', idempotency?.key ?? null)
-    .where('inventory_id', 'in', inventoriesFor(db, caller, 'read'))
-    .executeTakeFirst();
-  // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
-  if (!existing) return { status: 'key-reused' };
-  // A row stored before keys were bound to their request has no fingerprint to compare.
-  const same =
-    existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
-  return same
-    ? { status: 'replayed', item: await oneWithCreator(db, existing) }
-    : { status: 'key-reused' };
+  const { locationId, tags, minAmount, ...fields } = input;
+  const store = async (db: Db): Promise<CreateItemOutcome> => {
+    const access = await checkAccess(db, caller, need, inventoryId);
+    if (access.status !== 'allowed') return access;
+    const refused = await preparePlaces(db, inventoryId, { locationId, tags });
+    if (refused) return refused;
+    const fingerprint = idempotency && requestFingerprint(idempotency, inventoryId, input);
+    const row = await db
+      .insertInto('items')
+      .values({
+        inventory_id: inventoryId,
+        created_by: caller.userId,
+        updated_by: caller.userId,
+        ...fields,
+        location_id: locationId ?? null,
+        min_amount: minAmount ?? null,
+        idempotency_key: idempotency?.key ?? null,
+        idempotency_fingerprint: fingerprint ?? null,
+      })
+      .onConflict((oc) => oc.columns(['created_by', 'idempotency_key']).doNothing())
+      .returning(ITEM_COLUMNS)
+      .executeTakeFirst();
+    if (row) {
+      if (tags === undefined || tags.length === 0) {
+        return { status: 'created', item: await oneWithCreator(db, row) };
+      }
+      await setItemTags(db, inventoryId, row.id, tags);
+      return { status: 'created', item: (await findItemForMember(db, caller, 'read', row.id))! };
+    }
+    const existing = await db
+      .selectFrom('items')
+      .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
+      .where('created_by', '=', caller.userId)
+      .where('idempotency_key', '=', idempotency?.key ?? null)
+      .where('inventory_id', 'in', inventoriesFor(db, caller, 'read'))
+      .executeTakeFirst();
+    // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
+    if (!existing) return { status: 'key-reused' };
+    // A row stored before keys were bound to their request has no fingerprint to compare.
+    const same =
+      existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
+    return same
+      ? { status: 'replayed', item: await oneWithCreator(db, existing) }
+      : { status: 'key-reused' };
+  };
+  // The common case, an item with none of them, stays one statement after the role check.
+  return touchesOtherTables({ locationId, tags }) ? inTransaction(db, store) : store(db);
 }
 
 export type ChangeItemOutcome =
   | { status: 'changed'; item: Item }
   /** Someone saved the item since the version the change was made against. */
   | { status: 'conflict'; current: Item }
+  | PlaceRefusal
   | Denied;
 
 /** What every change writes besides its own fields. */
@@ -375,19 +456,42 @@ export async function updateItemForMember(
   caller: Caller,
   need: Need,
   id: number,
-  patch: ItemPatch,
+  patch: Partial<ItemPatch> & ItemPlaces,
   ifVersion?: number,
 ): Promise<ChangeItemOutcome> {
-  let update = db
-    .updateTable('items')
-    .set({ ...patch, ...changeStamp(caller) })
-    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
-    .where('id', '=', id);
-  if (ifVersion !== undefined) update = update.where('version', '=', ifVersion);
-  const row = await update.returning(ITEM_COLUMNS).executeTakeFirst();
-  if (row) return { status: 'changed', item: await oneWithCreator(db, row) };
-  const miss = await explainMiss(db, caller, need, id);
-  return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
+  const { locationId, tags, minAmount, ...fields } = patch;
+  const change = async (db: Db, inventoryId?: number): Promise<ChangeItemOutcome> => {
+    let update = db
+      .updateTable('items')
+      .set({
+        ...fields,
+        ...(locationId === undefined ? {} : { location_id: locationId }),
+        ...(minAmount === undefined ? {} : { min_amount: minAmount }),
+        ...changeStamp(caller),
+      })
+      .where('inventory_id', 'in', inventoriesFor(db, caller, need))
+      .where('id', '=', id);
+    if (ifVersion !== undefined) update = update.where('version', '=', ifVersion);
+    const row = await update.returning(ITEM_COLUMNS).executeTakeFirst();
+    if (row) {
+      if (tags === undefined || inventoryId === undefined) {
+        return { status: 'changed', item: await oneWithCreator(db, row) };
+      }
+      await setItemTags(db, inventoryId, id, tags);
+      return { status: 'changed', item: (await findItemForMember(db, caller, 'read', id))! };
+    }
+    const miss = await explainMiss(db, caller, need, id);
+    return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
+  };
+  if (!touchesOtherTables({ locationId, tags })) return change(db);
+  return inTransaction(db, async (trx) => {
+    const miss = await explainMiss(trx, caller, need, id);
+    if (miss.status !== 'allowed') return miss;
+    const { inventoryId } = miss.item;
+    return (
+      (await preparePlaces(trx, inventoryId, { locationId, tags })) ?? change(trx, inventoryId)
+    );
+  });
 }
 
 export type AdjustOutcome =
