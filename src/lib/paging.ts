@@ -38,8 +38,41 @@ export function pageNumbers(page: number, pages: number): (number | '…')[] {
 
 /** The same list without its search (and so from its first page). */
 export function withoutSearch(url: URL): string {
+  return withoutFilter(url, 'q');
+}
+
+/** The list's filters: what the chips show and "Clear all" takes away. */
+const FILTER_PARAMS = ['q', 'location', 'tag', 'low'] as const;
+export type FilterParam = (typeof FILTER_PARAMS)[number];
+
+/**
+ * The same list without one filter, from its first page: one tag of several when `value`
+ * names it, else the whole parameter.
+ */
+export function withoutFilter(url: URL, name: FilterParam, value?: string): string {
   return listHref(url, (params) => {
-    params.delete('q');
+    if (value === undefined) params.delete(name);
+    else params.delete(name, value);
+    params.delete('page');
+  });
+}
+
+/**
+ * The same list with one more filter, from its first page: a tag joins those chosen, any
+ * other parameter takes the new value.
+ */
+export function withFilter(url: URL, name: FilterParam, value: string): string {
+  return listHref(url, (params) => {
+    if (name !== 'tag') params.delete(name);
+    if (!params.getAll(name).includes(value)) params.append(name, value);
+    params.delete('page');
+  });
+}
+
+/** The same list without any filter (sort and page size kept). */
+export function withoutFilters(url: URL): string {
+  return listHref(url, (params) => {
+    for (const name of FILTER_PARAMS) params.delete(name);
     params.delete('page');
   });
 }

@@ -62,7 +62,7 @@ function parseXmlExport(xml: string): Array<Record<string, string>> {
 function tableNames(html: string): string[] {
   // The row template (for rows added in the browser) is not a row of the table.
   const rows = html.replace(/<template\b[\s\S]*?<\/template>/g, '');
-  return [...rows.matchAll(/<td data-cell="name"[^>]*>([\s\S]*?)<\/td>/g)].map((match) =>
+  return [...rows.matchAll(/<a data-cell="name"[^>]*>([\s\S]*?)<\/a>/g)].map((match) =>
     decodeHtml(match[1]!),
   );
 }

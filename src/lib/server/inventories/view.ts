@@ -3,6 +3,8 @@ import { parseItemListParams, type ItemListQuery } from '../../contracts/items.t
 import { pageCount, pageHref } from '../../paging.ts';
 import type { Database } from '../db/types.ts';
 import { listItemsForMember, type ItemPage } from '../items/items.ts';
+import { listLocationsForMember, type Location } from '../items/locations.ts';
+import { listTagNamesForMember } from '../items/tags.ts';
 import { allows, type Caller } from './access.ts';
 import {
   findInventoryForMember,
@@ -24,6 +26,10 @@ export type InventoryView =
       canEdit: boolean;
       query: ItemListQuery;
       listing: ItemPage;
+      /** The inventory's locations in tree order, for the filter and the rows' paths. */
+      locations: Location[];
+      /** Its tags' names, for the filter. */
+      tagNames: string[];
     }
   /** A page past the end (an old link, a list that shrank): the last page there is. */
   | { status: 'redirect'; to: string }
@@ -40,9 +46,11 @@ export async function loadInventoryView(
   });
   if (found.status !== 'found') return { status: 'not-found' };
   const query = parseItemListParams(url.searchParams);
-  const [listing, inventories] = await Promise.all([
+  const [listing, inventories, locations, tagNames] = await Promise.all([
     listItemsForMember(db, caller, 'read', { inventoryId }, query),
     listInventoriesForMember(db, caller, { itemCounts: false }),
+    listLocationsForMember(db, caller, 'read', inventoryId),
+    listTagNamesForMember(db, caller, 'read', inventoryId),
     rememberLastInventory(db, caller.userId, inventoryId),
   ]);
   const lastPage = pageCount(listing.total, listing.limit);
@@ -54,6 +62,8 @@ export async function loadInventoryView(
     canEdit: allows(found.inventory.role, 'edit'),
     query,
     listing,
+    locations,
+    tagNames,
   };
 }
 
