@@ -1117,6 +1117,54 @@ describe.each(BACKENDS)('the places API on %s', (backend) => {
     });
   });
 
+  describe('the OpenAPI document', () => {
+    it('describes tag as a repeated query parameter, and the new paths and fields', async () => {
+      const document = await json<{
+        paths: Record<string, Record<string, unknown>>;
+        components: { schemas: Record<string, { required?: string[] }> };
+      }>(await anonymous.request('/api/openapi.json'));
+      const parameters = (document.paths['/api/items']!.get as { parameters: unknown[] })
+        .parameters;
+      expect(parameters).toContainEqual(
+        expect.objectContaining({
+          name: 'tag',
+          in: 'query',
+          style: 'form',
+          explode: true,
+          schema: expect.objectContaining({ type: 'array', maxItems: MAX_TAGS_PER_ITEM }),
+        }),
+      );
+      for (const name of ['location', 'low']) {
+        expect(parameters).toContainEqual(expect.objectContaining({ name, in: 'query' }));
+      }
+      expect(Object.keys(document.paths['/api/inventories/{id}/locations']!)).toEqual([
+        'parameters',
+        'get',
+        'post',
+      ]);
+      expect(Object.keys(document.paths['/api/inventories/{id}/tags']!)).toEqual([
+        'parameters',
+        'get',
+      ]);
+      expect(Object.keys(document.paths['/api/locations/{id}']!)).toEqual([
+        'parameters',
+        'get',
+        'patch',
+        'delete',
+      ]);
+      expect(document.components.schemas.Item!.required).toEqual(
+        expect.arrayContaining(['location_id', 'tags', 'min_amount', 'low']),
+      );
+      expect(document.components.schemas.Location!.required).toEqual([
+        'id',
+        'name',
+        'parent_id',
+        'path',
+        'item_count',
+      ]);
+    });
+  });
+
   describe('a token limited to one inventory', () => {
     it('reaches that inventory’s locations and tags only', async () => {
       const shared = await sharedInventory('Outside the lab');

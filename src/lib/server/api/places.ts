@@ -30,7 +30,7 @@ export function tagJson(tag: Tag): InventoryTagJson {
   return { id: tag.id, name: tag.name, item_count: tag.itemCount };
 }
 
-export const locationAddress = (id: number): string => `/api/locations/${id}`;
+const locationAddress = (id: number): string => `/api/locations/${id}`;
 
 /**
  * One location as the API sends it, counts included, read after a change; a 404 when it is
