@@ -1177,6 +1177,11 @@ describe.each(BACKENDS)('the places API on %s', (backend) => {
       const bench = await json<ApiLocation>(created);
       expect((await withToken(`/api/locations/${bench.id}`)).status).toBe(200);
       expect((await withToken(`/api/inventories/${tokenLab}/tags`)).status).toBe(200);
+      const onBench = await withToken('/api/items', {
+        method: 'POST',
+        json: { name: 'On the bench', amount: 1, inventory: tokenLab, location_id: bench.id },
+      });
+      expect(onBench.status).toBe(201);
 
       const before = await stateOf(shared);
       for (const [pathname, init] of [
@@ -1198,10 +1203,6 @@ describe.each(BACKENDS)('the places API on %s', (backend) => {
         422,
         'validation_error',
       );
-      await withToken('/api/items', {
-        method: 'POST',
-        json: { name: 'On the bench', amount: 1, inventory: tokenLab, location_id: bench.id },
-      });
       await expectError(
         await withToken(`/api/locations/${bench.id}?move_to=${outside.id}`, { method: 'DELETE' }),
         422,
