@@ -93,6 +93,16 @@ type Parsed<T> = { success: true; data: T } | { success: false; fields: Record<s
 export function parseItemBody<T>(
   body: unknown,
   itemFields: z.core.$ZodType<T>,
+  change: 'new',
+): Parsed<{ item: T; places: ItemPlaces }>;
+export function parseItemBody<T>(
+  body: unknown,
+  itemFields: z.core.$ZodType<T>,
+  change: 'patch',
+): Parsed<{ item: T | undefined; places: ItemPlaces }>;
+export function parseItemBody<T>(
+  body: unknown,
+  itemFields: z.core.$ZodType<T>,
   change: 'new' | 'patch',
 ): Parsed<{ item: T | undefined; places: ItemPlaces }> {
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { moveToSchema, type InventoryTagJson, type LocationJson } from '../../contracts/places.ts';
-import { db } from '../db/index.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
 import type { Caller } from '../inventories/access.ts';
 import {
   listLocationsWithCountsForMember,
@@ -37,6 +38,7 @@ const locationAddress = (id: number): string => `/api/locations/${id}`;
  * gone, or out of the caller's reach, in the moment since.
  */
 export async function locationResponse(
+  db: Kysely<Database>,
   caller: Caller,
   inventoryId: number,
   id: number,

@@ -60,7 +60,7 @@ export const ALL = apiEndpoint({
       caller,
       'edit',
       inventoryId,
-      { ...input.data.item!, ...input.data.places },
+      { ...input.data.item, ...input.data.places },
       idempotency.key === undefined ? undefined : { key: idempotency.key, route: 'api' },
     );
     switch (outcome.status) {

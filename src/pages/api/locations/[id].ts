@@ -33,7 +33,7 @@ export const ALL = apiEndpoint({
     const caller = callerOf(locals);
     const found = id === undefined ? undefined : await findLocationWithRole(db, caller, id);
     return found
-      ? locationResponse(caller, found.location.inventoryId, found.location.id, 200)
+      ? locationResponse(db, caller, found.location.inventoryId, found.location.id, 200)
       : notFound(NO_SUCH_LOCATION);
   },
 
@@ -49,7 +49,7 @@ export const ALL = apiEndpoint({
     });
     switch (outcome.status) {
       case 'changed':
-        return locationResponse(caller, outcome.location.inventoryId, id, 200);
+        return locationResponse(db, caller, outcome.location.inventoryId, id, 200);
       case 'not-found':
       case 'forbidden':
         return deniedResponse(outcome, 'edit', NO_SUCH_LOCATION);

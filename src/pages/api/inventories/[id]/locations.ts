@@ -42,7 +42,7 @@ export const ALL = apiEndpoint({
     });
     switch (outcome.status) {
       case 'created':
-        return locationResponse(caller, id, outcome.location.id, 201);
+        return locationResponse(db, caller, id, outcome.location.id, 201);
       case 'not-found':
       case 'forbidden':
         return deniedResponse(outcome, 'edit', NO_SUCH_INVENTORY);
