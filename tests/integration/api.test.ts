@@ -102,6 +102,10 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
         'created_by',
         'updated_at',
         'version',
+        'location_id',
+        'tags',
+        'min_amount',
+        'low',
       ]);
       const { inventories } = await json<{ inventories: { id: number; name: string }[] }>(
         await alice.request('/api/inventories'),
@@ -114,6 +118,10 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
         description: 'Line 1\nLine 2\nLine 3',
         created_by: { id: expect.any(Number), username: 'api_alice' },
         version: 1,
+        location_id: null,
+        tags: [],
+        min_amount: null,
+        low: false,
       });
       expect(item.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
       expect(Math.abs(Date.parse(item.created_at) - Date.now())).toBeLessThan(60_000);
@@ -678,16 +686,21 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
         security: unknown;
       }>(response);
       expect(document.openapi).toBe('3.1.0');
-      expect(Object.keys(document.paths).sort()).toEqual([
-        '/api/inventories',
-        '/api/inventories/{id}',
-        '/api/inventories/{id}/members',
-        '/api/inventories/{id}/members/{username}',
-        '/api/items',
-        '/api/items/{id}',
-        '/api/items/{id}/adjust',
-        '/api/openapi.json',
-      ]);
+      expect(Object.keys(document.paths).sort()).toEqual(
+        [
+          '/api/inventories',
+          '/api/inventories/{id}',
+          '/api/inventories/{id}/members',
+          '/api/inventories/{id}/members/{username}',
+          '/api/items',
+          '/api/items/{id}',
+          '/api/items/{id}/adjust',
+          '/api/inventories/{id}/locations',
+          '/api/inventories/{id}/tags',
+          '/api/locations/{id}',
+          '/api/openapi.json',
+        ].sort(),
+      );
       expect(Object.keys(document.paths['/api/items']!)).toEqual(['get', 'post']);
       expect(Object.keys(document.paths['/api/items/{id}']!)).toEqual([
         'parameters',

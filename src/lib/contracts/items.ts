@@ -39,6 +39,22 @@ export const itemSchema = z.strictObject({
     .int()
     .min(1)
     .meta({ description: 'One more with every change; sent as the ETag, checked by If-Match.' }),
+  location_id: z
+    .int()
+    .min(1)
+    .max(MAX_ROW_ID)
+    .nullable()
+    .meta({ description: 'The location it is kept in; null for none.' }),
+  tags: z.array(z.string()).meta({ description: "Its tags' names, by name ignoring case." }),
+  min_amount: z
+    .int()
+    .min(0)
+    .max(AMOUNT_MAX)
+    .nullable()
+    .meta({ description: 'Below this amount the item is low; null for no minimum.' }),
+  low: z.boolean().meta({
+    description: 'Read-only: whether `amount` is below `min_amount` (never with no minimum).',
+  }),
 });
 export type ItemJson = z.output<typeof itemSchema>;
 
@@ -46,7 +62,10 @@ export const itemListSchema = z.strictObject({
   items: z.array(itemSchema),
   page: z.int().min(1).max(MAX_PAGE),
   limit: z.int().min(1).max(MAX_PAGE_SIZE),
-  total: z.int().min(0).meta({ description: 'Items matching `q`, over all pages.' }),
+  total: z
+    .int()
+    .min(0)
+    .meta({ description: 'Items matching `q` and the filters, over all pages.' }),
 });
 export type ItemListJson = z.output<typeof itemListSchema>;
 

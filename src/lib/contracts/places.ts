@@ -224,3 +224,41 @@ export const moveToSchema = z
     message: 'move_to is a location id or “none”.',
   })
   .transform((value) => (value === 'none' ? null : value));
+
+/** A location as the API sends it. */
+export const locationSchema = z.strictObject({
+  id: z.int().min(1).max(MAX_ROW_ID),
+  name: z.string(),
+  parent_id: z
+    .int()
+    .min(1)
+    .max(MAX_ROW_ID)
+    .nullable()
+    .meta({ description: 'The location it is in; null at the top.' }),
+  path: z.string().meta({
+    description: `Its names from the top down, joined by “${PATH_SEPARATOR}”: "Garage${PATH_SEPARATOR}Shelf 2".`,
+  }),
+  item_count: z.int().min(0).meta({
+    description:
+      'The items in it and in every location inside it (an item is counted once, where it is).',
+  }),
+});
+export type LocationJson = z.output<typeof locationSchema>;
+
+export const locationListSchema = z.strictObject({
+  locations: z.array(locationSchema).meta({
+    description: 'In tree order: each location before the ones inside it, siblings by name.',
+  }),
+});
+
+/** A tag of an inventory as the API sends it. */
+export const inventoryTagSchema = z.strictObject({
+  id: z.int().min(1).max(MAX_ROW_ID),
+  name: z.string(),
+  item_count: z.int().min(0).meta({ description: 'The items that have it.' }),
+});
+export type InventoryTagJson = z.output<typeof inventoryTagSchema>;
+
+export const inventoryTagListSchema = z.strictObject({
+  tags: z.array(inventoryTagSchema).meta({ description: 'By name, ignoring case.' }),
+});

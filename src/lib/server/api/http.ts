@@ -54,16 +54,20 @@ export function validationError(
   error: Parameters<typeof fieldErrors>[0],
   message = 'Some fields are invalid.',
 ): Response {
-  return apiError(400, { code: 'validation_error', message, fields: fieldErrors(error) });
+  return fieldsRefused(fieldErrors(error), message);
+}
+
+/** 400 with these messages by field (`_form` for the body as a whole). */
+export function fieldsRefused(
+  fields: Record<string, string[]>,
+  message = 'Some fields are invalid.',
+): Response {
+  return apiError(400, { code: 'validation_error', message, fields });
 }
 
 /** An item's location or tags that cannot be, as a validation error of that one field. */
 export function placeRefused({ field, message }: { field: string; message: string }): Response {
-  return apiError(400, {
-    code: 'validation_error',
-    message: 'Some fields are invalid.',
-    fields: { [field]: [message] },
-  });
+  return fieldsRefused({ [field]: [message] });
 }
 
 function allowHeader(methods: readonly ApiMethod[]): string[] {

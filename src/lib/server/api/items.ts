@@ -3,6 +3,9 @@ import {
   idempotencyKeySchema,
   type ItemJson,
 } from '../../contracts/items.ts';
+import { z } from 'zod';
+import { fieldErrors } from '../../contracts/field-errors.ts';
+import { itemPlacesSchema, toItemPlaces, type ItemPlaces } from '../../contracts/places.ts';
 import type { Item } from '../items/items.ts';
 import { apiError, apiJson } from './http.ts';
 
@@ -20,6 +23,10 @@ export function itemJson(item: Item): ItemJson {
     created_by: item.createdBy,
     updated_at: item.updatedAt.toISOString(),
     version: item.version,
+    location_id: item.locationId,
+    tags: item.tags,
+    min_amount: item.minAmount,
+    low: item.low,
   };
 }
 
@@ -71,4 +78,51 @@ export function idempotencyKeyOf(
   return parsed.success
     ? { ok: true, key: parsed.data }
     : { ok: false, message: parsed.error.issues[0]!.message };
+}
+
+const PLACE_FIELDS: ReadonlySet<string> = new Set(Object.keys(itemPlacesSchema.shape));
+
+type Parsed<T> = { success: true; data: T } | { success: false; fields: Record<string, string[]> };
+
+/**
+ * An item's body read in two parts, each by its own schema: the item's own fields (by
+ * `itemFields`, the schema the add-item island ships) and the fields about its place
+ * (`itemPlacesSchema`), with the problems of both in one answer. A change that sends place
+ * fields only has no item fields to read, and may leave them all out.
+ */
+export function parseItemBody<T>(
+  body: unknown,
+  itemFields: z.core.$ZodType<T>,
+  change: 'new',
+): Parsed<{ item: T; places: ItemPlaces }>;
+export function parseItemBody<T>(
+  body: unknown,
+  itemFields: z.core.$ZodType<T>,
+  change: 'patch',
+): Parsed<{ item: T | undefined; places: ItemPlaces }>;
+export function parseItemBody<T>(
+  body: unknown,
+  itemFields: z.core.$ZodType<T>,
+  change: 'new' | 'patch',
+): Parsed<{ item: T | undefined; places: ItemPlaces }> {
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+  // fromEntries defines each key as the object's own, `__proto__` included.
+  const entries = isObject ? Object.entries(body) : [];
+  const own = Object.fromEntries(entries.filter(([key]) => !PLACE_FIELDS.has(key)));
+  const places = itemPlacesSchema.safeParse(
+    Object.fromEntries(entries.filter(([key]) => PLACE_FIELDS.has(key))),
+  );
+  const placesOnly =
+    change === 'patch' && isObject && Object.keys(own).length === 0 && entries.length > 0;
+  const item = placesOnly ? undefined : z.safeParse(itemFields, isObject ? own : body);
+  if (places.success && (item === undefined || item.success)) {
+    return { success: true, data: { item: item?.data, places: toItemPlaces(places.data) } };
+  }
+  return {
+    success: false,
+    fields: {
+      ...(item && !item.success ? fieldErrors(item.error) : {}),
+      ...(places.success ? {} : fieldErrors(places.error)),
+    },
+  };
 }

@@ -27,6 +27,24 @@ import {
   newItemInventorySchema,
 } from '../../contracts/items.ts';
 import { MAX_ROW_ID } from '../../contracts/ids.ts';
+import {
+  inventoryTagListSchema,
+  itemPlacesSchema,
+  LOCATION_MAX_DEPTH,
+  LOCATION_NAME_MAX_LENGTH,
+  locationInputSchema,
+  locationListSchema,
+  locationNameSchema,
+  locationPatchSchema,
+  locationSchema,
+  MAX_LOCATIONS_PER_INVENTORY,
+  MAX_TAGS_PER_INVENTORY,
+  MAX_TAGS_PER_ITEM,
+  PATH_SEPARATOR,
+  TAG_NAME_MAX_LENGTH,
+  tagListSchema,
+  tagNameSchema,
+} from '../../contracts/places.ts';
 import { API_REQUESTS_PER_MINUTE } from './request-budget.ts';
 import { SESSION_COOKIE } from '../auth/lucia.ts';
 import { BODY_LIMIT_BYTES } from '../request-body.ts';
@@ -60,7 +78,17 @@ const { name, amount, description } = itemInputSchema.shape;
  */
 const newItemSchema = z.strictObject({
   ...itemInputSchema.shape,
+  ...itemPlacesSchema.shape,
   inventory: newItemInventorySchema.optional(),
+});
+
+/**
+ * `PATCH /api/items/{id}`'s body: the item's own fields and those about its place, each read
+ * by its own schema (`parseItemBody`).
+ */
+const itemChangeSchema = z.strictObject({
+  ...itemPatchSchema.shape,
+  ...itemPlacesSchema.shape,
 });
 
 /** Object bodies whose fields are transforms: JSON Schema is told here which are required. */
@@ -71,6 +99,7 @@ const INPUT_OBJECTS: ReadonlyMap<unknown, Record<string, z.core.$ZodType>> = new
   [newItemSchema, newItemSchema.shape],
   [inventoryInputSchema, inventoryInputSchema.shape],
   [memberInputSchema, memberInputSchema.shape],
+  [locationInputSchema, locationInputSchema.shape],
 ]);
 
 const WIRE_FORMS = new Map<unknown, JsonSchema>([
@@ -102,9 +131,43 @@ const WIRE_FORMS = new Map<unknown, JsonSchema>([
     },
   ],
   [
-    itemPatchSchema,
-    { minProperties: 1, description: 'At least one field; fields left out keep their value.' },
+    itemChangeSchema,
+    {
+      minProperties: 1,
+      description:
+        'At least one field; fields left out keep their value. `tags` replaces the whole list.',
+    },
   ],
+  [
+    locationNameSchema,
+    {
+      type: 'string',
+      minLength: 1,
+      maxLength: LOCATION_NAME_MAX_LENGTH,
+      description:
+        `Trimmed; 1 to ${LOCATION_NAME_MAX_LENGTH} characters, without “${PATH_SEPARATOR.trim()}”; ` +
+        'unique among its siblings, ignoring case.',
+    },
+  ],
+  [
+    tagNameSchema,
+    {
+      type: 'string',
+      minLength: 1,
+      maxLength: TAG_NAME_MAX_LENGTH,
+      description: `Trimmed; 1 to ${TAG_NAME_MAX_LENGTH} characters, without commas.`,
+    },
+  ],
+  [
+    tagListSchema,
+    {
+      description:
+        `At most ${MAX_TAGS_PER_ITEM} tags; names that differ only in case are one tag (the ` +
+        'first spelling is kept). A name the inventory has no tag for makes one (at most ' +
+        `${MAX_TAGS_PER_INVENTORY} in an inventory). Replaces the item’s tags.`,
+    },
+  ],
+  [locationPatchSchema, { minProperties: 1, description: 'A new name, a new parent_id, or both.' }],
 ]);
 
 /** Fields a body must have: those whose schema refuses a missing value. */
@@ -145,14 +208,19 @@ const componentSchemas = {
     InventoryList: inventoryListSchema,
     Member: memberSchema,
     MemberList: memberListSchema,
+    Location: locationSchema,
+    LocationList: locationListSchema,
+    TagList: inventoryTagListSchema,
     Error: errorBodySchema,
   }),
   ...documented('input', {
     ItemInput: newItemSchema,
-    ItemPatch: itemPatchSchema,
+    ItemPatch: itemChangeSchema,
     Adjustment: adjustmentSchema,
     InventoryInput: inventoryInputSchema,
     MemberInput: memberInputSchema,
+    LocationInput: locationInputSchema,
+    LocationPatch: locationPatchSchema,
   }),
 };
 
@@ -162,7 +230,14 @@ const listQuery = z.toJSONSchema(itemListQuerySchema, { io: 'input' }) as {
 };
 const listParameters = Object.entries(listQuery.properties).map(([param, schema]) => {
   const { description: about, ...rest } = schema;
-  return { name: param, in: 'query', ...(about ? { description: about } : {}), schema: rest };
+  return {
+    name: param,
+    in: 'query',
+    ...(about ? { description: about } : {}),
+    // A list is sent as the parameter repeated: `?tag=red&tag=tools`.
+    ...(rest.type === 'array' ? { style: 'form', explode: true } : {}),
+    schema: rest,
+  };
 });
 
 const ref = (name: string) => ({ $ref: `#/components/${name}` });
@@ -241,6 +316,39 @@ const inventoryIdParameter = {
     'one (404).',
   schema: { type: 'string', pattern: '^[0-9]+$' },
 };
+
+const locationIdParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description:
+    'The location id: digits; one in an inventory the caller is not in answers like a ' +
+    'missing one (404).',
+  schema: { type: 'string', pattern: '^[0-9]+$' },
+};
+
+const moveToParameter = {
+  name: 'move_to',
+  in: 'query',
+  description:
+    'Where what the location holds goes: another location’s id (its items, and the ' +
+    'locations directly inside it, move there), or `none` (its items are in no location, ' +
+    'its locations go to the top). Needed only when it holds something.',
+  schema: { type: 'string', pattern: '^([0-9]+|none)$' },
+};
+
+/** What the tree's rules refuse; nothing changed. */
+const treeRefusals = (parent: string) => ({
+  '409': errorResponse(
+    'A sibling has this name already, ignoring case (`validation_error`, with `fields`); ' +
+      'nothing changed.',
+  ),
+  '422': errorResponse(
+    `The place is refused (\`validation_error\`, with \`fields.${parent}\`): not a location of ` +
+      `this inventory, inside the location itself, or deeper than ${LOCATION_MAX_DEPTH} levels; ` +
+      `or the inventory has ${MAX_LOCATIONS_PER_INVENTORY} locations already. Nothing changed.`,
+  ),
+});
 
 const usernameParameter = {
   name: 'username',
@@ -508,6 +616,90 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/api/inventories/{id}/locations': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'listLocations',
+        summary: 'An inventory’s locations (any member)',
+        responses: {
+          '200': jsonResponse('Its locations in tree order.', 'LocationList'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+      post: {
+        operationId: 'createLocation',
+        security: WRITE_SECURITY,
+        summary: 'Add a location, at the top or inside another (editors and owners)',
+        requestBody: jsonBody('LocationInput'),
+        responses: {
+          '201': jsonResponse('Created.', 'Location', locationHeader('location')),
+          '404': ref('responses/NotFound'),
+          ...treeRefusals('parent_id'),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}/tags': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'listTags',
+        summary: 'An inventory’s tags, with how many items have each (any member)',
+        responses: {
+          '200': jsonResponse('Its tags.', 'TagList'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/locations/{id}': {
+      parameters: [locationIdParameter],
+      get: {
+        operationId: 'getLocation',
+        summary: 'One location (any member of its inventory)',
+        responses: {
+          '200': jsonResponse('The location.', 'Location'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+      patch: {
+        operationId: 'updateLocation',
+        security: WRITE_SECURITY,
+        summary: 'Rename a location, or move it with all it holds (editors and owners)',
+        requestBody: jsonBody('LocationPatch'),
+        responses: {
+          '200': jsonResponse('The changed location.', 'Location'),
+          '404': ref('responses/NotFound'),
+          ...treeRefusals('parent_id'),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+      delete: {
+        operationId: 'deleteLocation',
+        security: WRITE_SECURITY,
+        summary: 'Delete a location; what it holds moves (editors and owners)',
+        parameters: [moveToParameter],
+        responses: {
+          '204': { description: 'Deleted; what it held is where `move_to` said.' },
+          '404': ref('responses/NotFound'),
+          '409': errorResponse(
+            'It holds items or locations and `move_to` is missing (`validation_error`, with ' +
+              '`fields.move_to`; the message says how many), or a location it holds has the ' +
+              'name of one in the target already. Nothing changed.',
+          ),
+          '422': errorResponse(
+            '`move_to` is not a location of this inventory, is inside the location itself, or ' +
+              `would make the tree deeper than ${LOCATION_MAX_DEPTH} levels ` +
+              '(`validation_error`, with `fields.move_to`). Nothing changed.',
+          ),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
     '/api/openapi.json': {
       get: {
         operationId: 'getOpenApiDocument',
@@ -573,7 +765,7 @@ export const OPENAPI_DOCUMENT = {
           '(`forbidden`, the message says which). Nothing changed.',
       ),
       NotFound: errorResponse(
-        'No such item, inventory, member or user that the caller can see (`not_found`); ' +
+        'No such item, inventory, location, member or user that the caller can see (`not_found`); ' +
           'anything in an inventory the caller is not a member of answers the same way. Ids ' +
           `go up to ${MAX_ROW_ID}.`,
       ),

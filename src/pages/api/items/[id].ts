@@ -1,11 +1,16 @@
 import {
   apiEndpoint,
   deniedResponse,
+  fieldsRefused,
   placeRefused,
   notFound,
-  validationError,
 } from '../../../lib/server/api/http.ts';
-import { ifMatchVersion, itemResponse, preconditionFailed } from '../../../lib/server/api/items.ts';
+import {
+  ifMatchVersion,
+  itemResponse,
+  parseItemBody,
+  preconditionFailed,
+} from '../../../lib/server/api/items.ts';
 import { parseRowId } from '../../../lib/server/ids.ts';
 import { itemPatchSchema } from '../../../lib/contracts/item-input.ts';
 import { db } from '../../../lib/server/db/index.ts';
@@ -34,11 +39,13 @@ export const ALL = apiEndpoint({
     const id = parseRowId(params.id);
     if (id === undefined) return notFound();
     const ifVersion = ifMatchVersion(request);
-    const patch = itemPatchSchema.safeParse(await readJsonBody(request));
-    if (!patch.success) return validationError(patch.error);
+    const patch = parseItemBody(await readJsonBody(request), itemPatchSchema, 'patch');
+    if (!patch.success) return fieldsRefused(patch.fields);
     if (ifVersion === null) return preconditionFailed(undefined);
     const caller = callerOf(locals);
-    const outcome = await updateItemForMember(db, caller, 'edit', id, patch.data, ifVersion);
+    const { item, places } = patch.data;
+    const change = { ...item, ...places };
+    const outcome = await updateItemForMember(db, caller, 'edit', id, change, ifVersion);
     switch (outcome.status) {
       case 'changed':
         return itemResponse(200, outcome.item);

@@ -4,6 +4,7 @@ import {
   apiError,
   apiJson,
   deniedResponse,
+  fieldsRefused,
   placeRefused,
   validationError,
 } from '../../../lib/server/api/http.ts';
@@ -14,6 +15,7 @@ import {
   itemLocation,
   itemResponse,
   KEY_REUSED_MESSAGE,
+  parseItemBody,
 } from '../../../lib/server/api/items.ts';
 import { db } from '../../../lib/server/db/index.ts';
 import { callerOf } from '../../../lib/server/inventories/access.ts';
@@ -47,8 +49,8 @@ export const ALL = apiEndpoint({
     }
     const body = newItemTarget(await readJsonBody(request));
     if (!body.success) return validationError(body.error);
-    const input = itemInputSchema.safeParse(body.item);
-    if (!input.success) return validationError(input.error);
+    const input = parseItemBody(body.item, itemInputSchema, 'new');
+    if (!input.success) return fieldsRefused(input.fields);
     const caller = callerOf(locals);
     const inventoryId = body.inventory ?? (await defaultInventoryId(db, caller));
     if (inventoryId === undefined)
@@ -58,7 +60,7 @@ export const ALL = apiEndpoint({
       caller,
       'edit',
       inventoryId,
-      input.data,
+      { ...input.data.item, ...input.data.places },
       idempotency.key === undefined ? undefined : { key: idempotency.key, route: 'api' },
     );
     switch (outcome.status) {
