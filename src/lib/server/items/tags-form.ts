@@ -19,7 +19,7 @@ import {
  * delete one. Each form names its tag in `tag_id`; the page shows errors at that tag.
  */
 
-export const tagsPagePath = (inventoryId: number): string => `/inventories/${inventoryId}/tags`;
+const tagsPagePath = (inventoryId: number): string => `/inventories/${inventoryId}/tags`;
 
 /** The inventory's main page, filtered by this tag. */
 export const tagFilterPath = (inventoryId: number, name: string): string =>
