@@ -54,6 +54,53 @@ async function seedSharedInventory(page: Page): Promise<{ id: number; invite: st
   return { id, invite: new URL(invite!).pathname };
 }
 
+/** A 100-character name that starts with `prefix`. */
+const longPlace = (prefix: string) => `${prefix} ${'W'.repeat(99 - prefix.length)}`;
+
+/**
+ * Places at their worst in an inventory: a tree ten levels deep of 100-character names, the
+ * deepest holding a low item with the longest name and twenty 50-character tags.
+ */
+async function seedPlaces(
+  page: Page,
+  inventory: number,
+): Promise<{ top: number; deepest: number }> {
+  const origin = new URL(page.url()).origin;
+  const locations = `/inventories/${inventory}/locations`;
+  const ids: number[] = [];
+  for (let level = 1; level <= 10; level += 1) {
+    const name = longPlace(`Level ${level}`);
+    const created = await page.request.post(locations, {
+      form: { action: 'create', name, parent: String(ids.at(-1) ?? '') },
+      headers: { Origin: origin },
+      maxRedirects: 0,
+    });
+    expect(created.status(), await created.text()).toBe(303);
+    const tree = await (await page.request.get(locations)).text();
+    ids.push(Number(new RegExp(`href="/locations/(\\d+)/">${name}<`).exec(tree)?.[1]));
+  }
+  const tags = Array.from({ length: 20 }, (_, index) => `${index} ${'T'.repeat(47)}`);
+  for (const [name, amount] of [
+    [LONG_NAME, 1],
+    ['Plain', 3],
+  ] as const) {
+    const item = await page.request.post('/api/items', {
+      data: {
+        inventory,
+        name,
+        amount,
+        description: '',
+        location_id: ids.at(-1),
+        tags,
+        min_amount: 2,
+      },
+      headers: { Origin: origin },
+    });
+    expect(item.status(), await item.text()).toBe(201);
+  }
+  return { top: ids[0]!, deepest: ids.at(-1)! };
+}
+
 async function expectNoSidewaysScroll(page: Page, what: string): Promise<void> {
   const { scrollWidth, clientWidth } = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
@@ -101,6 +148,7 @@ test('every page fits every width, light and dark, with the longest data', async
     }
   ).items[0]!;
   const shared = await seedSharedInventory(page);
+  const places = await seedPlaces(page, shared.id);
 
   for (const scheme of SCHEMES) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -145,6 +193,12 @@ test('every page fits every width, light and dark, with the longest data', async
         ['inventory-settings', page, `/inventories/${shared.id}/settings`],
         ['invite', page, shared.invite],
         ['invite-dead', page, '/invite/no-such-link'],
+        ['locations', page, `/inventories/${shared.id}/locations`],
+        ['location-top', page, `/locations/${places.top}/`],
+        ['location-deepest', page, `/locations/${places.deepest}/`],
+        ['tags', page, `/inventories/${shared.id}/tags`],
+        ['locations-empty', page, `/inventories/${personal}/locations`],
+        ['tags-empty', page, `/inventories/${personal}/tags`],
         // Last: `/` opens the inventory used last, and the loop starts there again.
         ['my-items', page, `/inventories/${personal}/`],
       ];
@@ -153,6 +207,15 @@ test('every page fits every width, light and dark, with the longest data', async
         await expectNoSidewaysScroll(where, `${path} at ${at}`);
         await shoot(where, `${name}-${at}`);
       }
+      // A tag renamed to another's name: its forms open, the error, the offer to merge.
+      await page.goto(`/inventories/${shared.id}/tags`);
+      const tag = page.locator('.tag-list > li').first();
+      await tag.locator('summary').click();
+      await tag.getByLabel('New name').fill(`1 ${'T'.repeat(47)}`);
+      await tag.getByRole('button', { name: 'Rename' }).click();
+      await expect(page.getByText('Merge the two instead?')).toBeVisible();
+      await expectNoSidewaysScroll(page, `tags with a merge offer at ${at}`);
+      await shoot(page, `tags-merge-offer-${at}`);
     }
   }
   await anonymous.context().close();
@@ -180,6 +243,8 @@ test('the main, sign-in, registration, settings and inventory pages have no axe 
       [page, `/inventories/${shared.id}/`],
       [page, `/inventories/${shared.id}/members`],
       [page, `/inventories/${shared.id}/settings`],
+      [page, `/inventories/${shared.id}/locations`],
+      [page, `/inventories/${shared.id}/tags`],
       [page, shared.invite],
       [page, '/invite/no-such-link'],
       [anonymous, '/login/'],

@@ -75,6 +75,12 @@ const NAMED_NOTICES = {
   'item-saved': (name: string) => `Saved the changes to “${name}”.`,
   'item-deleted': (name: string) => `Deleted “${name}”.`,
   'item-adjusted': (name: string, amount: number) => `“${name}”: amount ${formatNumber(amount)}.`,
+  'location-created': (name: string) => `Added the location “${name}”.`,
+  'location-changed': (name: string) => `Saved the location “${name}”.`,
+  'location-deleted': (name: string) => `Deleted the location “${name}”; nothing it held was lost.`,
+  'tag-renamed': (name: string) => `Renamed the tag to “${name}”.`,
+  'tag-merged': (name: string) => `Merged the tag into “${name}”.`,
+  'tag-deleted': (name: string) => `Deleted the tag “${name}”; its items keep everything else.`,
 } as const;
 
 /** `amount` only for the item notices that show one. */

@@ -2,12 +2,14 @@ import type { Kysely } from 'kysely';
 import { parseItemListParams, type ItemListQuery } from '../../contracts/items.ts';
 import { pageCount, pageHref } from '../../paging.ts';
 import type { Database } from '../db/types.ts';
+import { parseRowId } from '../ids.ts';
 import { listItemsForMember, type ItemPage } from '../items/items.ts';
 import { listLocationsForMember, type Location } from '../items/locations.ts';
 import { listTagNamesForMember } from '../items/tags.ts';
-import { allows, type Caller } from './access.ts';
+import { allows, type Caller, type Denied, type Need } from './access.ts';
 import {
   findInventoryForMember,
+  type ItemCounts,
   listInventoriesForMember,
   rememberLastInventory,
   type Inventory,
@@ -68,3 +70,19 @@ export async function loadInventoryView(
 }
 
 export const inventoryPath = (id: number): string => `/inventories/${id}/`;
+
+/**
+ * The inventory an `[id]` route names, when the caller may act on it with `need`. An id that
+ * is no id (letters, past the integer range) is not found, exactly like a missing one.
+ */
+export async function inventoryFromParam(
+  db: Kysely<Database>,
+  caller: Caller,
+  need: Need,
+  param: string | undefined,
+  counts: ItemCounts = {},
+): Promise<{ status: 'found'; inventory: Inventory } | Denied> {
+  const id = parseRowId(param);
+  if (id === undefined) return { status: 'not-found' };
+  return findInventoryForMember(db, caller, need, id, counts);
+}
