@@ -64,7 +64,7 @@ const longPlace = (prefix: string) => `${prefix} ${'W'.repeat(99 - prefix.length
 async function seedPlaces(
   page: Page,
   inventory: number,
-): Promise<{ top: number; deepest: number }> {
+): Promise<{ top: number; deepest: number; item: number; tag: string }> {
   const origin = new URL(page.url()).origin;
   const locations = `/inventories/${inventory}/locations`;
   const ids: number[] = [];
@@ -80,6 +80,7 @@ async function seedPlaces(
     ids.push(Number(new RegExp(`href="/locations/(\\d+)/">${name}<`).exec(tree)?.[1]));
   }
   const tags = Array.from({ length: 20 }, (_, index) => `${index} ${'T'.repeat(47)}`);
+  const items: number[] = [];
   for (const [name, amount] of [
     [LONG_NAME, 1],
     ['Plain', 3],
@@ -97,8 +98,9 @@ async function seedPlaces(
       headers: { Origin: origin },
     });
     expect(item.status(), await item.text()).toBe(201);
+    items.push(((await item.json()) as { id: number }).id);
   }
-  return { top: ids[0]!, deepest: ids.at(-1)! };
+  return { top: ids[0]!, deepest: ids.at(-1)!, item: items[0]!, tag: tags[0]! };
 }
 
 async function expectNoSidewaysScroll(page: Page, what: string): Promise<void> {
@@ -193,6 +195,18 @@ test('every page fits every width, light and dark, with the longest data', async
         ['inventory-settings', page, `/inventories/${shared.id}/settings`],
         ['invite', page, shared.invite],
         ['invite-dead', page, '/invite/no-such-link'],
+        [
+          'inventory-filtered',
+          page,
+          `/inventories/${shared.id}/?${new URLSearchParams([
+            ['location', String(places.top)],
+            ['tag', places.tag],
+            ['low', 'true'],
+            ['q', 'W'],
+          ])}`,
+        ],
+        ['item', page, `/items/${places.item}/`],
+        ['item-edit', page, `/items/${places.item}/edit`],
         ['locations', page, `/inventories/${shared.id}/locations`],
         ['location-top', page, `/locations/${places.top}/`],
         ['location-deepest', page, `/locations/${places.deepest}/`],
@@ -226,12 +240,13 @@ test('the main, sign-in, registration, settings and inventory pages have no axe 
   browser,
   baseURL,
 }) => {
-  // Fifteen pages, light and dark: axe takes a second or two on each.
-  test.setTimeout(120_000);
+  // Twenty pages, light and dark: axe takes a second or two on each.
+  test.setTimeout(180_000);
   await registerAndSignIn(page, uniqueUsername('lookaxe'));
   await seed(page, LONG_NAME, 2_147_483_647, LONG_DESCRIPTION);
   await seed(page, 'Plain', 0);
   const shared = await seedSharedInventory(page);
+  const places = await seedPlaces(page, shared.id);
   const anonymous = await anonymousPage(browser, baseURL);
   const findings: string[] = [];
   for (const scheme of SCHEMES) {
@@ -245,6 +260,9 @@ test('the main, sign-in, registration, settings and inventory pages have no axe 
       [page, `/inventories/${shared.id}/settings`],
       [page, `/inventories/${shared.id}/locations`],
       [page, `/inventories/${shared.id}/tags`],
+      [page, `/inventories/${shared.id}/?location=${places.top}&low=true`],
+      [page, `/items/${places.item}/`],
+      [page, `/items/${places.item}/edit`],
       [page, shared.invite],
       [page, '/invite/no-such-link'],
       [anonymous, '/login/'],
