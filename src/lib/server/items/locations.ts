@@ -462,11 +462,14 @@ export async function deleteLocationForMember(
  * index from the locations `roots` selects (a query of location ids).
  */
 export function inLocationsOrBelow(column: string, roots: RawBuilder<unknown>) {
-  return sql<SqlBool>`${sql.ref(column)} in (
+  // An array computed first (an InitPlan), not a join: the planner cannot tell how many
+  // locations a recursive walk finds, and guessing hundreds it scanned every item instead of
+  // reading the location index.
+  return sql<SqlBool>`${sql.ref(column)} = any(array(
     with recursive subtree(id) as (
       ${roots}
       union all
       select l.id from locations l join subtree on l.parent_id = subtree.id
     )
-    select id from subtree)`;
+    select id from subtree))`;
 }
