@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, createQueryId, sql, type RootOperationNode } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ITEM_SORTS, type ItemSort } from '../../src/lib/contracts/items.ts';
 import {
@@ -881,5 +881,102 @@ describe.each(BACKENDS)('places, tags and minimum amounts on %s', (backend) => {
       });
       expect(await snapshot(kept)).toEqual(keptBefore);
     });
+  });
+});
+
+/**
+ * Each filter reads an index, not every item of the inventory: the plans of the very
+ * statements `listItemsForMember` sends (bench/RESULTS.md has them with their timings).
+ */
+describe.each(BACKENDS)('the filters’ plans on %s', (backend) => {
+  let database: TestDatabase;
+  let caller: Caller;
+  let inventoryId: number;
+  let room: number;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    const { db } = database;
+    const { id: userId } = await db
+      .insertInto('users')
+      .values({ username: 'planner', username_key: 'planner', password_hash: 'not-a-real-hash' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    caller = member(userId);
+    inventoryId = await createInventory(db, userId, 'Big');
+    await sql`insert into locations (inventory_id, name, name_key)
+      select ${inventoryId}, 'Room ' || g, 'room ' || g from generate_series(1, 10) as g`.execute(
+      db,
+    );
+    await sql`insert into locations (inventory_id, parent_id, name, name_key)
+      select ${inventoryId}, room.id, 'Shelf ' || g, 'shelf ' || g
+      from locations room, generate_series(1, 9) as g where room.inventory_id = ${inventoryId}`.execute(
+      db,
+    );
+    await sql`insert into tags (inventory_id, name, name_key)
+      select ${inventoryId}, 'Tag ' || g, 'tag ' || g from generate_series(1, 30) as g`.execute(db);
+    await sql`
+      with places as (select array_agg(id order by id) as ids from locations)
+      insert into items (inventory_id, created_by, name, amount, location_id, min_amount)
+      select ${inventoryId}, ${userId}, 'Item ' || g, g % 100, places.ids[1 + g % 100],
+        case when g % 20 = 0 then 100 end
+      from places, generate_series(1, 5000) as g`.execute(db);
+    await sql`
+      with tagged as (select array_agg(id order by id) as ids from tags)
+      insert into item_tags (item_id, tag_id)
+      select items.id, tagged.ids[1 + (items.id * (k * 2 + 1) + k * 7) % 30]
+      from tagged, items, generate_series(1, 3) as k where items.id % 4 >= k
+      on conflict do nothing`.execute(db);
+    await sql`analyze locations, tags, item_tags, items, memberships`.execute(db);
+    ({ id: room } = await db
+      .selectFrom('locations')
+      .select('id')
+      .where('parent_id', 'is', null)
+      .orderBy('id')
+      .executeTakeFirstOrThrow());
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  /** EXPLAIN of each statement of the list that reads the items. */
+  async function plansOf(query: Parameters<typeof listItemsForMember>[4]): Promise<string[]> {
+    const { db } = database;
+    const statements: RootOperationNode[] = [];
+    await listItemsForMember(
+      db.withPlugin({
+        transformQuery: ({ node }) => {
+          statements.push(node);
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      }),
+      caller,
+      'read',
+      { inventoryId },
+      query,
+    );
+    const plans = [];
+    for (const node of statements) {
+      const compiled = db.getExecutor().compileQuery(node, createQueryId());
+      if (!compiled.sql.includes('from "items"')) continue;
+      const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(
+        CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]),
+      );
+      plans.push(plan.rows.map((row) => row['QUERY PLAN']).join('\n'));
+    }
+    return plans;
+  }
+
+  it.each([
+    ['a location’s subtree', () => ({ location: room }), /items_location_id_id_idx/],
+    ['two tags', () => ({ tags: ['Tag 3', 'tag 7'] }), /item_tags_tag_id_item_id_idx/],
+    ['low stock', () => ({ low: true }), /items_low_idx/],
+  ] as const)('%s: the count reads an index', async (_, query, index) => {
+    const plans = await plansOf(query());
+    expect(plans).toHaveLength(2);
+    const [count] = plans;
+    expect(count).toMatch(index);
+    expect(count).not.toMatch(/Seq Scan on items/);
   });
 });
