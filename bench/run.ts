@@ -641,8 +641,13 @@ async function placesPhase(run: Run): Promise<boolean> {
   const [unfiltered, ...filtered] = results;
   for (const result of filtered) {
     const ratio = result.requestsPerSecond / unfiltered!.requestsPerSecond;
+    const perRound = result.rounds.map(
+      (r, i) => r.requestsPerSecond / unfiltered!.rounds[i]!.requestsPerSecond,
+    );
     console.log(
-      `${result.scenario.label} ÷ unfiltered: ${percent(ratio)} (${verdict(ratio, TARGETS.filtered)})`,
+      `${result.scenario.label} ÷ unfiltered: ${percent(ratio)} (${verdict(ratio, TARGETS.filtered)})` +
+        (perRound.length > 1 ? `; round by round ${perRound.map(percent).join(', ')}` : '') +
+        `; CPU ms/req ${result.cpuMsPerRequest.toFixed(2)} vs ${unfiltered!.cpuMsPerRequest.toFixed(2)}`,
     );
   }
   if (failed(results)) console.error(`site log (last lines):\n${site.logTail()}`);
