@@ -20,6 +20,7 @@ import {
   type BenchUser,
 } from './database.ts';
 import { measureExports, stalledDownload, type Download } from './export.ts';
+import { explainPlaces, PLACES_ITEMS, seedPlaces } from './places.ts';
 import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
 import {
   mb,
@@ -38,7 +39,7 @@ type ScenarioKey = (typeof SCENARIOS)[number];
  */
 const WRITER_SESSIONS = 256;
 
-const TARGETS = { json: 0.6, main: 0.4, exportSeconds: 2, exportRssMb: 200 };
+const TARGETS = { json: 0.6, main: 0.4, exportSeconds: 2, exportRssMb: 200, filtered: 0.8 };
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -53,6 +54,9 @@ const USAGE = `usage: npm run bench -- [options]
   --export-repeats N  downloads of each format in the export case (3)
   --export-stall S    first, seconds a client that has taken the first bytes of /json/
                       reads nothing, the server's memory sampled meanwhile (8; 0 skips it)
+  --places            then seed an inventory of ${PLACES_ITEMS} items in locations, with tags and
+                      minimum amounts; print the plans of its list's filters and load its
+                      main page unfiltered and with each filter
   --rounds N          run the scenarios N times, interleaved; report the median (1)
   --web-concurrency N also run the site with WEB_CONCURRENCY=N (node:cluster workers) and
                       load it beside the one process, scenario by scenario (1: off)
@@ -77,6 +81,7 @@ interface Options {
   exportItems: number;
   exportRepeats: number;
   exportStall: number;
+  places: boolean;
   rounds: number;
   webConcurrency: number;
   only: Set<ScenarioKey>;
@@ -99,6 +104,7 @@ function parseOptions(argv: string[]): Options | undefined {
       export: { type: 'string', default: '0' },
       'export-repeats': { type: 'string', default: '3' },
       'export-stall': { type: 'string', default: '8' },
+      places: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
       'web-concurrency': { type: 'string', default: '1' },
       only: { type: 'string', default: SCENARIOS.join(',') },
@@ -135,6 +141,7 @@ function parseOptions(argv: string[]): Options | undefined {
     exportItems: count('export', values.export, 0),
     exportRepeats: count('export-repeats', values['export-repeats'], 1),
     exportStall: count('export-stall', values['export-stall'], 0),
+    places: values.places,
     rounds: count('rounds', values.rounds, 1),
     webConcurrency: count('web-concurrency', values['web-concurrency'], 1),
     only,
@@ -598,6 +605,56 @@ function compareProcesses(results: RoundsResult[], processes: number): void {
   }
 }
 
+/**
+ * The --places phase: one inventory's main page, unfiltered and with each filter, on a fresh
+ * site; each filtered page should keep `TARGETS.filtered` of the unfiltered one's req/s.
+ */
+async function placesPhase(run: Run): Promise<boolean> {
+  const { options, database, logDir } = run;
+  const { db } = database.handle;
+  const owner = await createUser(db, 'bench_places');
+  const started = performance.now();
+  const places = await seedPlaces(db, owner);
+  console.log(
+    `\nplaces: seeded inventory ${places.inventoryId} (${PLACES_ITEMS} items, locations, tags) ` +
+      `in ${((performance.now() - started) / 1000).toFixed(1)} s; plans of the list:\n`,
+  );
+  console.log(await explainPlaces(db, owner, places));
+  const site = await startSite(
+    database,
+    options,
+    options.logLevel,
+    logDir,
+    profileDir(run, 'site-places'),
+  );
+  const scenarios: Scenario[] = places.filters.map((filter) => ({
+    key: `places-${filter.key}`,
+    label: `site GET /inventories/${places.inventoryId}/${filter.label === 'unfiltered' ? '' : filter.label}`,
+    url: `${site.url}/inventories/${places.inventoryId}/${filter.search}`,
+    headers: { Cookie: owner.cookie, Accept: 'text/html' },
+    pid: site.pid,
+  }));
+  await preflight(scenarios);
+  console.log('');
+  const results = await runRounds(scenarios, options, options.rounds);
+  console.log(`\n${loadTable(results, undefined)}\n`);
+  const [unfiltered, ...filtered] = results;
+  for (const result of filtered) {
+    const ratio = result.requestsPerSecond / unfiltered!.requestsPerSecond;
+    const perRound = result.rounds.map(
+      (r, i) => r.requestsPerSecond / unfiltered!.rounds[i]!.requestsPerSecond,
+    );
+    console.log(
+      `${result.scenario.label} ÷ unfiltered: ${percent(ratio)} (${verdict(ratio, TARGETS.filtered)})` +
+        (perRound.length > 1 ? `; round by round ${perRound.map(percent).join(', ')}` : '') +
+        `; CPU ms/req ${result.cpuMsPerRequest.toFixed(2)} vs ${unfiltered!.cpuMsPerRequest.toFixed(2)}`,
+    );
+  }
+  if (failed(results)) console.error(`site log (last lines):\n${site.logTail()}`);
+  await site.stop();
+  return !failed(results);
+}
+
 /** Phase 2: the large export, on a fresh site so that its memory is the export's alone. */
 async function exportPhase(run: Run): Promise<boolean> {
   const { options, database, logDir } = run;
@@ -746,6 +803,7 @@ export async function main(argv: string[]): Promise<number> {
       allOk &&= !failed(results);
     }
     if (options.exportItems > 0) allOk = (await exportPhase(run)) && allOk;
+    if (options.places) allOk = (await placesPhase(run)) && allOk;
     if (
       options.logCost &&
       options.logLevel !== 'info' &&

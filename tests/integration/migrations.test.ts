@@ -281,3 +281,114 @@ describe('the embedded database', () => {
     }
   });
 });
+
+describe.each(BACKENDS)('the places-and-tags migration on %s', (backend) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  const MIGRATIONS = fileURLToPath(new URL('../../db/migrations', import.meta.url));
+  const PREVIOUS = '20261202000000_shared_inventories';
+  const PLACES = '20261203000000_places_and_tags';
+
+  it('adds locations, tags and minimums without touching the items, enforces them, and goes back', async () => {
+    database = await createTestDatabase(backend, { migrated: false });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const old = database.db as unknown as Kysely<any>;
+    const migrator = new Migrator({
+      db: old,
+      provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }),
+    });
+    expect((await migrator.migrateTo(PREVIOUS)).error).toBeUndefined();
+    const { id: userId } = await old
+      .insertInto('users')
+      .values({ username: 'alice', username_key: 'alice', password_hash: 'x' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id: inventoryId } = await old
+      .insertInto('inventories')
+      .values({ name: 'Shared' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await old
+      .insertInto('items')
+      .values([
+        { inventory_id: inventoryId, created_by: userId, name: 'Lamp', amount: 2 },
+        { inventory_id: inventoryId, created_by: userId, name: 'Rope', amount: 0 },
+      ])
+      .execute();
+    const itemsNow = () => old.selectFrom('items').selectAll().orderBy('id').execute();
+    const before = await itemsNow();
+
+    const results = await migrateToLatest(database.db);
+    expect(results.map((result) => [result.migrationName, result.status])).toContainEqual([
+      PLACES,
+      'Success',
+    ]);
+    const { db } = database;
+    expect(await itemsNow()).toEqual(
+      before.map((row) => ({ ...row, location_id: null, min_amount: null })),
+    );
+
+    const place = (name: string, parent_id: number | null = null) =>
+      db
+        .insertInto('locations')
+        .values({ inventory_id: inventoryId, parent_id, name, name_key: name.toLowerCase() })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+    const { id: garage } = await place('Garage');
+    const { id: shelf } = await place('Shelf', garage);
+    await place('Shelf');
+    // Siblings' keys are unique, at the top as well as inside a location.
+    await expect(place('GARAGE')).rejects.toMatchObject({ code: '23505' });
+    await expect(place('shelf', garage)).rejects.toMatchObject({ code: '23505' });
+    await expect(place('')).rejects.toMatchObject({ code: '23514' });
+    await expect(
+      db.updateTable('items').set({ min_amount: -1 }).where('name', '=', 'Lamp').execute(),
+    ).rejects.toMatchObject({ code: '23514' });
+    // A location with another inside it is not deleted by accident: the parent has no cascade.
+    await expect(
+      db.deleteFrom('locations').where('id', '=', garage).execute(),
+    ).rejects.toMatchObject({ code: '23503' });
+
+    const { id: tagId } = await db
+      .insertInto('tags')
+      .values({ inventory_id: inventoryId, name: 'Red', name_key: 'red' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await expect(
+      db
+        .insertInto('tags')
+        .values({ inventory_id: inventoryId, name: 'RED', name_key: 'red' })
+        .execute(),
+    ).rejects.toMatchObject({ code: '23505' });
+    const [lamp] = before as { id: number }[];
+    await db.insertInto('item_tags').values({ item_id: lamp!.id, tag_id: tagId }).execute();
+    await expect(
+      db.insertInto('item_tags').values({ item_id: lamp!.id, tag_id: tagId }).execute(),
+    ).rejects.toMatchObject({ code: '23505' });
+    await db
+      .updateTable('items')
+      .set({ location_id: shelf, min_amount: 3 })
+      .where('id', '=', lamp!.id)
+      .execute();
+
+    // And back: the previous schema, with the items as they were.
+    expect((await migrator.migrateTo(PREVIOUS)).error).toBeUndefined();
+    expect(await itemsNow()).toEqual(before);
+    const tables = await sql<{ table_name: string }>`
+      select table_name from information_schema.tables where table_schema = 'public'`.execute(db);
+    for (const table of ['locations', 'tags', 'item_tags']) {
+      expect(tables.rows.map((row) => row.table_name)).not.toContain(table);
+    }
+    // Forward again: the way back left nothing in the way.
+    expect((await migrator.migrateTo(PLACES)).error).toBeUndefined();
+    const { id: again } = await place('Garage');
+    await place('Shelf', again);
+    // Deleting the inventory takes its locations, a parent and its child in one statement.
+    await old.deleteFrom('inventories').where('id', '=', inventoryId).execute();
+    expect(await db.selectFrom('locations').selectAll().execute()).toEqual([]);
+  });
+});

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { nameKey } from '../../contracts/places.ts';
 import type { Database } from '../db/types.ts';
 import { inventoriesFor, type Caller, type Need } from '../inventories/access.ts';
@@ -50,18 +50,20 @@ export function matchingItems(
   // No stored tag holds U+0000 (nor any name beyond a tag's length): such a filter matches
   // nothing, as no item has that tag.
   if (!tags.every(storable)) return query.where(sql<boolean>`false`);
-  for (const key of new Set(tags.map(nameKey))) {
-    query = query.where('items.id', 'in', (eb) =>
-      eb
-        .selectFrom('item_tags')
-        .innerJoin('tags', 'tags.id', 'item_tags.tag_id')
-        .select('item_tags.item_id')
-        .where('tags.name_key', '=', key)
-        .where((tag) =>
-          scope.inventoryId === undefined
-            ? tag('tags.inventory_id', 'in', readable)
-            : tag('tags.inventory_id', '=', scope.inventoryId),
-        ),
+  const inventories = scope.inventoryId ?? readable;
+  const [first, ...rest] = [...new Set(tags.map(nameKey))];
+  if (first !== undefined) {
+    // One index range of item_tags per tag, joined on the item: the items with all of them
+    // come out before any item row is read.
+    const tagged = (key: string) =>
+      sql`select id from tags where inventory_id in (${inventories}) and name_key = ${key}`;
+    const also = rest.map((key, i) => {
+      const alias = sql.raw(`t${i + 1}`);
+      return sql`join item_tags ${alias} on ${alias}.item_id = t0.item_id and ${alias}.tag_id in (${tagged(key)})`;
+    });
+    query = query.where(
+      sql<SqlBool>`items.id in (select t0.item_id from item_tags t0 ${sql.join(also, sql` `)}
+        where t0.tag_id in (${tagged(first)}))`,
     );
   }
   if (filters.low) query = query.where(sql<boolean>`amount < min_amount`);
@@ -69,7 +71,6 @@ export function matchingItems(
   if (text !== undefined && !storable(text)) return query.where(sql<boolean>`false`);
   if (text) {
     const pattern = containsPattern(text);
-    const inventories = scope.inventoryId ?? readable;
     query = query.where((eb) =>
       eb.or([
         eb('name', 'ilike', pattern),

@@ -488,6 +488,10 @@ export async function updateItemForMember(
     const miss = await explainMiss(trx, caller, need, id);
     if (miss.status !== 'allowed') return miss;
     const { inventoryId } = miss.item;
+    // Checked before any tag is made, so that a stale change leaves no new tag behind.
+    if (ifVersion !== undefined && miss.item.version !== ifVersion) {
+      return { status: 'conflict', current: miss.item };
+    }
     return (
       (await preparePlaces(trx, inventoryId, { locationId, tags })) ?? change(trx, inventoryId)
     );

@@ -99,10 +99,15 @@ class Tree {
     return [id, ...(this.children.get(id) ?? []).flatMap((child) => this.subtreeIds(child.id))];
   }
 
-  siblingNamed(parentId: number | null, name: string, except?: number): LocationRow | undefined {
+  /** A location in `parentId` of that name, other than those in `except`. */
+  siblingNamed(
+    parentId: number | null,
+    name: string,
+    except: readonly number[] = [],
+  ): LocationRow | undefined {
     const key = nameKey(name);
     return (this.children.get(parentId) ?? []).find(
-      (row) => row.name_key === key && row.id !== except,
+      (row) => row.name_key === key && !except.includes(row.id),
     );
   }
 
@@ -316,15 +321,28 @@ async function lockedLocation(
   return row ? { status: 'allowed', row, tree } : { status: 'not-found' };
 }
 
-/** Whether `parentId` (null: the top) can take `moving` with everything inside it. */
-function refuseMove(tree: Tree, moving: LocationRow, parentId: number | null, name: string) {
+/**
+ * Whether `parentId` (null: the top) can take `moving` with everything inside it; `leaving`
+ * is a location that goes in the same change (a deleted one), whose name is free then.
+ */
+function refuseMove(
+  tree: Tree,
+  moving: LocationRow,
+  parentId: number | null,
+  name: string,
+  leaving?: number,
+) {
   if (parentId !== null) {
     if (!tree.byId.has(parentId)) return { status: 'parent-not-found' } as const;
     if (tree.isWithin(parentId, moving.id)) return { status: 'cycle' } as const;
   }
   const depth = parentId === null ? 0 : tree.pathOf(parentId).length;
   if (depth + tree.heightOf(moving.id) > LOCATION_MAX_DEPTH) return { status: 'too-deep' } as const;
-  const taken = tree.siblingNamed(parentId, name, moving.id);
+  const taken = tree.siblingNamed(
+    parentId,
+    name,
+    leaving === undefined ? [moving.id] : [moving.id, leaving],
+  );
   if (taken) return { status: 'name-taken', name: taken.name } as const;
   return undefined;
 }
@@ -405,7 +423,7 @@ export async function deleteLocationForMember(
       return tree.byId.has(target) ? { status: 'cycle' } : { status: 'parent-not-found' };
     }
     for (const child of children) {
-      const refusal = refuseMove(tree, child, target, child.name);
+      const refusal = refuseMove(tree, child, target, child.name, id);
       if (refusal) return refusal;
     }
     if (items > 0) {
@@ -421,6 +439,13 @@ export async function deleteLocationForMember(
         .execute();
     }
     if (children.length > 0) {
+      // A child may take this location's own name where it goes ("Box" in "Box"): the key
+      // is first set to one no name can have (names hold no "/"), so the unique index lets it.
+      await trx
+        .updateTable('locations')
+        .set({ name_key: `${PATH_SEPARATOR.trim()}${id}` })
+        .where('id', '=', id)
+        .execute();
       await trx
         .updateTable('locations')
         .set({ parent_id: target })
@@ -437,11 +462,14 @@ export async function deleteLocationForMember(
  * index from the locations `roots` selects (a query of location ids).
  */
 export function inLocationsOrBelow(column: string, roots: RawBuilder<unknown>) {
-  return sql<SqlBool>`${sql.ref(column)} in (
+  // An array computed first (an InitPlan), not a join: the planner cannot tell how many
+  // locations a recursive walk finds, and guessing hundreds it scanned every item instead of
+  // reading the location index.
+  return sql<SqlBool>`${sql.ref(column)} = any(array(
     with recursive subtree(id) as (
       ${roots}
       union all
       select l.id from locations l join subtree on l.parent_id = subtree.id
     )
-    select id from subtree)`;
+    select id from subtree))`;
 }

@@ -92,8 +92,14 @@ export async function ensureTags(
     .where('inventory_id', '=', inventoryId)
     .where('name_key', 'in', names.map(nameKey))
     .execute();
+  // The same name twice (in any case) is one tag, the first spelling kept.
   const known = new Set(existing.map((row) => row.name_key));
-  const missing = names.filter((name) => !known.has(nameKey(name)));
+  const missing = names.filter((name) => {
+    const key = nameKey(name);
+    if (known.has(key)) return false;
+    known.add(key);
+    return true;
+  });
   if (missing.length === 0) return { status: 'ok' };
   await lockInventory(trx, inventoryId);
   const { count } = await trx
