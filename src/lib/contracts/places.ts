@@ -120,7 +120,7 @@ export const toItemPlaces = (json: ItemPlacesJson): ItemPlaces => ({
 });
 
 /** The names a comma-separated text lists ("tools, red" is two), blanks left out. */
-export function tagsFromText(text: string): string[] {
+function tagsFromText(text: string): string[] {
   return text
     .split(',')
     .map((name) => name.trim())

@@ -385,12 +385,33 @@ export async function createItemForMember(
   idempotency?: IdempotentRequest,
 ): Promise<CreateItemOutcome> {
   const { locationId, tags, minAmount, ...fields } = input;
+  const fingerprint = idempotency && requestFingerprint(idempotency, inventoryId, input);
+  /** What an earlier request with this key stored: replayed, or the key reused; or nothing. */
+  const storedWithKey = async (db: Db): Promise<CreateItemOutcome | undefined> => {
+    const existing = await db
+      .selectFrom('items')
+      .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
+      .where('created_by', '=', caller.userId)
+      .where('idempotency_key', '=', idempotency?.key ?? null)
+      .where('inventory_id', 'in', inventoriesFor(db, caller, 'read'))
+      .executeTakeFirst();
+    if (!existing) return undefined;
+    // A row stored before keys were bound to their request has no fingerprint to compare.
+    const same =
+      existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
+    return same
+      ? { status: 'replayed', item: await oneWithCreator(db, existing) }
+      : { status: 'key-reused' };
+  };
   const store = async (db: Db): Promise<CreateItemOutcome> => {
     const access = await checkAccess(db, caller, need, inventoryId);
     if (access.status !== 'allowed') return access;
+    // New tags are made before the item: a key used before must answer first, so that a
+    // retry or a reused key leaves no tag behind. (Without tags the insert itself tells.)
+    const earlier = idempotency && tags?.length ? await storedWithKey(db) : undefined;
+    if (earlier) return earlier;
     const refused = await preparePlaces(db, inventoryId, { locationId, tags });
     if (refused) return refused;
-    const fingerprint = idempotency && requestFingerprint(idempotency, inventoryId, input);
     const row = await db
       .insertInto('items')
       .values({
@@ -413,21 +434,8 @@ export async function createItemForMember(
       await setItemTags(db, inventoryId, row.id, tags);
       return { status: 'created', item: (await findItemForMember(db, caller, 'read', row.id))! };
     }
-    const existing = await db
-      .selectFrom('items')
-      .select([...ITEM_COLUMNS, 'idempotency_fingerprint'])
-      .where('created_by', '=', caller.userId)
-      .where('idempotency_key', '=', idempotency?.key ?? null)
-      .where('inventory_id', 'in', inventoriesFor(db, caller, 'read'))
-      .executeTakeFirst();
     // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
-    if (!existing) return { status: 'key-reused' };
-    // A row stored before keys were bound to their request has no fingerprint to compare.
-    const same =
-      existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
-    return same
-      ? { status: 'replayed', item: await oneWithCreator(db, existing) }
-      : { status: 'key-reused' };
+    return (await storedWithKey(db)) ?? { status: 'key-reused' };
   };
   // The common case, an item with none of them, stays one statement after the role check.
   return touchesOtherTables({ locationId, tags }) ? inTransaction(db, store) : store(db);

@@ -440,10 +440,11 @@ export async function deleteLocationForMember(
     }
     if (children.length > 0) {
       // A child may take this location's own name where it goes ("Box" in "Box"): the key
-      // is first set to one no name can have (names hold no "/"), so the unique index lets it.
+      // is first set to one no name can have (names refuse control characters; "/" alone is
+      // allowed, as in "A/V"), so the unique index lets it.
       await trx
         .updateTable('locations')
-        .set({ name_key: `${PATH_SEPARATOR.trim()}${id}` })
+        .set({ name_key: `\u0001${id}` })
         .where('id', '=', id)
         .execute();
       await trx
