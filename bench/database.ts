@@ -205,5 +205,5 @@ export async function seedManyItems(
            'Bench item ' || g || ${marked}::text || repeat('lorem ipsum ', g % 20)
     from generate_series(1, ${count}::int) as g
   `.execute(db);
-  await sql`analyze items`.execute(db);
+  await sql`analyze stored_items`.execute(db);
 }

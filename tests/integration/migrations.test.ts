@@ -265,7 +265,7 @@ describe('the embedded database', () => {
       const reopened = openDatabase({ dataDir });
       try {
         const items = await sql<{ reltuples: number }>`
-          select reltuples from pg_class where relname = 'items'`.execute(reopened.db);
+          select reltuples from pg_class where relname = 'stored_items'`.execute(reopened.db);
         expect(items.rows[0]?.reltuples).toBe(5000);
         // With them, one inventory's keyset batch walks the (inventory_id, id) index instead
         // of fetching and sorting all of its items for every batch.
