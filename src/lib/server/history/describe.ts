@@ -33,7 +33,7 @@ export function viaLabel(via: ChangeVia, tokenName: string | null): string {
     case 'bulk':
       return 'as a bulk change';
     case 'undo':
-      return 'by undo';
+      return 'with Undo';
     case 'system':
       return 'automatically';
   }
