@@ -220,7 +220,11 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`delete from stored_items where deleted_at is not null`.execute(db);
   await sql`drop index stored_items_trash_idx`.execute(db);
   await recreateListIndexes(db, false);
-  await db.schema.alterTable('stored_items').dropColumn('deleted_by').dropColumn('deleted_at').execute();
+  await db.schema
+    .alterTable('stored_items')
+    .dropColumn('deleted_by')
+    .dropColumn('deleted_at')
+    .execute();
   await sql`alter table stored_items rename to items`.execute(db);
   await db.schema.dropTable('item_changes').execute();
   await db.schema.dropTable('changes').execute();

@@ -444,14 +444,14 @@ describe.each(BACKENDS)('the places-and-tags migration on %s', (backend) => {
       .set({ deleted_at: sql`now()` })
       .where('id', '=', rope!.id)
       .execute();
-    expect((await itemsNow()).map((row: { id: number }) => row.id)).not.toContain(rope!.id);
+    expect((await itemsNow()).map((row) => row.id)).not.toContain(rope!.id);
 
     // Back: what was in the trash is gone, the rest as it is, and items is a table again.
     expect((await migrator.migrateTo(PLACES)).error).toBeUndefined();
     expect(await itemsNow()).toEqual(
       before
-        .filter((row: { id: number }) => row.id !== rope!.id)
-        .map((row: { id: number }) => (row.id === lamp!.id ? { ...row, amount: 9 } : row)),
+        .filter((row) => row.id !== rope!.id)
+        .map((row) => (row.id === lamp!.id ? { ...row, amount: 9 } : row)),
     );
     const tables = await sql<{ table_name: string; table_type: string }>`
       select table_name, table_type from information_schema.tables

@@ -8,6 +8,7 @@ import { wholeNumberParam } from './items.ts';
  * schemas.
  */
 
+/** Through what a change was made. */
 export const CHANGE_VIAS = ['page', 'api', 'import', 'bulk', 'undo', 'system'] as const;
 export const CHANGE_ACTIONS = [
   'add',
@@ -73,16 +74,17 @@ export const changeListSchema = z.strictObject({
 });
 
 export const activityQuerySchema = z.object({
-  before: wholeNumberParam(1, MAX_ROW_ID)
-    .optional()
-    .meta({ description: 'Only changes older than this change id (the previous page’s `next_before`).' }),
+  before: wholeNumberParam(1, MAX_ROW_ID).optional().meta({
+    description: 'Only changes older than this change id (the previous page’s `next_before`).',
+  }),
   member: wholeNumberParam(1, MAX_ROW_ID)
     .optional()
     .meta({ description: "Only this member's changes (a user id)." }),
-  item: wholeNumberParam(1, MAX_ROW_ID).optional().meta({ description: 'Only changes to this item.' }),
+  item: wholeNumberParam(1, MAX_ROW_ID)
+    .optional()
+    .meta({ description: 'Only changes to this item.' }),
   limit: wholeNumberParam(1, MAX_CHANGES_PER_PAGE).default(DEFAULT_CHANGES_PER_PAGE),
 });
-export type ActivityQueryParams = z.output<typeof activityQuerySchema>;
 
 export const trashedItemSchema = z.strictObject({
   id: rowId,

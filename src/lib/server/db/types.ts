@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { CHANGE_ACTIONS, CHANGE_VIAS } from '../../contracts/history.ts';
 import type { Role } from '../../contracts/inventories.ts';
 
 /** The database as Kysely sees it: one interface per table, named after the table. */
@@ -72,21 +73,8 @@ export interface StoredItemsTable extends ItemsTable {
   deleted_by: ColumnType<number | null, never, number | null>;
 }
 
-/** Through what a change was made. */
-export type ChangeVia = 'page' | 'api' | 'import' | 'bulk' | 'undo' | 'system';
-
-export type ChangeAction =
-  | 'add'
-  | 'edit'
-  | 'adjust'
-  | 'move'
-  | 'tag'
-  | 'delete'
-  | 'restore'
-  | 'purge'
-  | 'import'
-  | 'bulk'
-  | 'undo';
+export type ChangeVia = (typeof CHANGE_VIAS)[number];
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
 
 /** One change (one transaction) in an inventory; its rows are written by the triggers. */
 export interface ChangesTable {

@@ -32,7 +32,15 @@ export interface Change {
 }
 
 /** The order a change's fields are shown in. */
-const FIELD_ORDER = ['name', 'amount', 'description', 'location_id', 'min_amount', 'tag', 'deleted_at'];
+const FIELD_ORDER = [
+  'name',
+  'amount',
+  'description',
+  'location_id',
+  'min_amount',
+  'tag',
+  'deleted_at',
+];
 
 /** The changes of the inventories the caller may act on with `need`, with who made each. */
 function changesFor(db: Db, caller: Caller, need: Need) {

@@ -99,7 +99,7 @@ function locationText(value: unknown, labels: ChangeLabels): string {
 }
 
 /** What one item's field changes did, in a sentence without the item's name. */
-export function describeItemChange(entries: readonly FieldChange[], labels: ChangeLabels): string {
+function describeItemChange(entries: readonly FieldChange[], labels: ChangeLabels): string {
   const field = (name: string) => entries.find((entry) => entry.field === name);
   const name = field('name');
   if (name && name.before === null) {
@@ -129,7 +129,9 @@ export function describeItemChange(entries: readonly FieldChange[], labels: Chan
         break;
       case 'tag':
         parts.push(
-          entry.after === null ? `untagged ${quoted(entry.before)}` : `tagged ${quoted(entry.after)}`,
+          entry.after === null
+            ? `untagged ${quoted(entry.before)}`
+            : `tagged ${quoted(entry.after)}`,
         );
         break;
       case 'deleted_at':

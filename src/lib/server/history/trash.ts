@@ -83,7 +83,11 @@ export async function listTrashForMember(
 }
 
 export type RestoreOutcome =
-  | { status: 'restored'; item: { id: number; name: string; inventoryId: number }; changeId: number | null }
+  | {
+      status: 'restored';
+      item: { id: number; name: string; inventoryId: number };
+      changeId: number | null;
+    }
   | Denied;
 
 /** Brings an item back from the trash, with its history, where it was. */

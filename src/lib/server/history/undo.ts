@@ -64,10 +64,17 @@ export async function undoChangeForMember(
     if (!allows(found.role, need)) return { status: 'forbidden', role: found.role };
     const { change } = found;
     if (change.action === 'purge') {
-      return notUndoable(change.inventoryId, 'A purge cannot be undone: those items are gone for good.');
+      return notUndoable(
+        change.inventoryId,
+        'A purge cannot be undone: those items are gone for good.',
+      );
     }
     const byItem = Map.groupBy(change.fieldChanges, (entry) => entry.itemId);
-    if (byItem.size === 0) return notUndoable(change.inventoryId, 'This change changed no item: there is nothing to undo.');
+    if (byItem.size === 0)
+      return notUndoable(
+        change.inventoryId,
+        'This change changed no item: there is nothing to undo.',
+      );
     const itemIds = [...byItem.keys()].sort((a, b) => a - b);
 
     // Locked in id order (as every multi-item write here takes them), so nothing changes
@@ -82,7 +89,8 @@ export async function undoChangeForMember(
     if (items.length < itemIds.length) {
       const gone = itemIds.find((itemId) => !items.some((item) => item.id === itemId))!;
       const name = byItem.get(gone)!.find((entry) => entry.field === 'name')?.before;
-      return notUndoable(change.inventoryId, 
+      return notUndoable(
+        change.inventoryId,
         `“${typeof name === 'string' ? name : `Item ${gone}`}” has been purged from the trash: it cannot come back.`,
       );
     }
@@ -120,7 +128,10 @@ export async function undoChangeForMember(
         .where('inventory_id', '=', change.inventoryId)
         .execute();
       if (existing.length < locations.length) {
-        return notUndoable(change.inventoryId, 'A location this change moved items out of has been deleted since.');
+        return notUndoable(
+          change.inventoryId,
+          'A location this change moved items out of has been deleted since.',
+        );
       }
     }
     const retagged = change.fieldChanges.flatMap((entry) =>

@@ -553,9 +553,7 @@ export async function adjustItemAmountForMember(
 }
 
 export type DeleteItemOutcome =
-  | { status: 'deleted'; changeId: number | null }
-  | { status: 'conflict'; current: Item }
-  | Denied;
+  { status: 'deleted'; changeId: number | null } | { status: 'conflict'; current: Item } | Denied;
 
 /**
  * Moves an item to the trash (history/trash.ts lists, restores and purges it); with

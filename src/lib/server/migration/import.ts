@@ -103,7 +103,9 @@ async function importInTransaction(
 
   // Writers wait from here to the end, readers do not; a concurrent import of the same file
   // waits here and then finds the first one's row.
-  await sql`lock table users, stored_items, django_imports in share row exclusive mode`.execute(trx);
+  await sql`lock table users, stored_items, django_imports in share row exclusive mode`.execute(
+    trx,
+  );
   const alreadyImported = await findPreviousImport(trx, sha256);
   if (alreadyImported) {
     throw new RollBack(tally.result({ status: 'refused', dryRun, sha256, alreadyImported }));
