@@ -159,18 +159,30 @@ async function revertItem(
   } else {
     for (const entry of entries) {
       if (!isScalarField(entry.field)) continue;
+      // A time goes back as the text the history holds: a Date would drop its microseconds.
       values[entry.field] =
         entry.field === 'deleted_at' && typeof entry.before === 'string'
-          ? new Date(entry.before)
+          ? sql<Date>`${entry.before}::timestamptz`
           : (entry.before ?? null);
     }
   }
-  const trashing = values.deleted_at instanceof Date;
+  const trashing = values.deleted_at !== undefined && values.deleted_at !== null;
+  // Back in the trash as it was (a restore undone): deleted by whoever put it there then.
+  const trashedAt = entries.find((entry) => entry.field === 'deleted_at')?.before;
+  const deletedBy =
+    added || typeof trashedAt !== 'string'
+      ? caller.userId
+      : sql<number | null>`coalesce((
+          select changes.actor_id from item_changes
+          join changes on changes.id = item_changes.change_id
+          where item_changes.item_id = ${itemId} and item_changes.field = 'deleted_at'
+            and item_changes.after = to_jsonb(${trashedAt}::text)
+          order by item_changes.change_id desc limit 1), ${caller.userId}::int)`;
   await trx
     .updateTable('stored_items')
     .set({
       ...(values as Updateable<StoredItemsTable>),
-      ...('deleted_at' in values ? { deleted_by: trashing ? caller.userId : null } : {}),
+      ...('deleted_at' in values ? { deleted_by: trashing ? deletedBy : null } : {}),
       updated_at: sql<Date>`now()`,
       updated_by: caller.userId,
       version: sql<number>`version + 1`,
