@@ -64,10 +64,17 @@ export async function undoChangeForMember(
     if (!allows(found.role, need)) return { status: 'forbidden', role: found.role };
     const { change } = found;
     if (change.action === 'purge') {
-      return notUndoable(change.inventoryId, 'A purge cannot be undone: those items are gone for good.');
+      return notUndoable(
+        change.inventoryId,
+        'A purge cannot be undone: those items are gone for good.',
+      );
     }
     const byItem = Map.groupBy(change.fieldChanges, (entry) => entry.itemId);
-    if (byItem.size === 0) return notUndoable(change.inventoryId, 'This change changed no item: there is nothing to undo.');
+    if (byItem.size === 0)
+      return notUndoable(
+        change.inventoryId,
+        'This change changed no item: there is nothing to undo.',
+      );
     const itemIds = [...byItem.keys()].sort((a, b) => a - b);
 
     // Locked in id order (as every multi-item write here takes them), so nothing changes
@@ -82,20 +89,12 @@ export async function undoChangeForMember(
     if (items.length < itemIds.length) {
       const gone = itemIds.find((itemId) => !items.some((item) => item.id === itemId))!;
       const name = byItem.get(gone)!.find((entry) => entry.field === 'name')?.before;
-      return notUndoable(change.inventoryId, 
+      return notUndoable(
+        change.inventoryId,
         `“${typeof name === 'string' ? name : `Item ${gone}`}” has been purged from the trash: it cannot come back.`,
       );
     }
-    const later = await trx
-      .selectFrom('item_changes')
-      .innerJoin('changes', 'changes.id', 'item_changes.change_id')
-      .leftJoin('users', 'users.id', 'changes.actor_id')
-      .select(['changes.id', 'changes.at', 'users.username', 'item_changes.item_id'])
-      .where('item_changes.item_id', 'in', itemIds)
-      .where('item_changes.change_id', '>', id)
-      .orderBy('item_changes.change_id')
-      .limit(1)
-      .executeTakeFirst();
+    const later = await laterChange(trx, itemIds, id);
     if (later) {
       return {
         status: 'changed-since',
@@ -120,7 +119,10 @@ export async function undoChangeForMember(
         .where('inventory_id', '=', change.inventoryId)
         .execute();
       if (existing.length < locations.length) {
-        return notUndoable(change.inventoryId, 'A location this change moved items out of has been deleted since.');
+        return notUndoable(
+          change.inventoryId,
+          'A location this change moved items out of has been deleted since.',
+        );
       }
     }
     const retagged = change.fieldChanges.flatMap((entry) =>
@@ -140,6 +142,45 @@ export async function undoChangeForMember(
       itemNames: items.map((item) => item.name),
     };
   });
+}
+
+/**
+ * The newest change of these items after change `id` that still stands: one that was undone
+ * since (with its undo) does not count, so undoing newest first gets back to `id`. Walked
+ * newest first: an undo of a change after `id` cancels that change; anything else stands,
+ * and then the newest change not undone is the one to undo first.
+ */
+async function laterChange(trx: Transaction<Database>, itemIds: number[], id: number) {
+  const rows = await trx
+    .selectFrom('item_changes')
+    .innerJoin('changes', 'changes.id', 'item_changes.change_id')
+    .leftJoin('users', 'users.id', 'changes.actor_id')
+    .select([
+      'changes.id',
+      'changes.at',
+      'changes.action',
+      'changes.undoes_id',
+      'users.username',
+      (eb) => eb.fn.min('item_changes.item_id').as('item_id'),
+    ])
+    .where('item_changes.item_id', 'in', itemIds)
+    .where('item_changes.change_id', '>', id)
+    .groupBy(['changes.id', 'users.username'])
+    .orderBy('changes.id', 'desc')
+    .execute();
+  const cancelled = new Set<number>();
+  // What to undo first when something stands: the newest change not undone (a redo, say).
+  let newest: (typeof rows)[number] | undefined;
+  for (const row of rows) {
+    if (cancelled.has(row.id)) continue;
+    newest ??= row;
+    if (row.action === 'undo' && row.undoes_id !== null && row.undoes_id > id) {
+      cancelled.add(row.undoes_id);
+      continue;
+    }
+    return newest;
+  }
+  return undefined;
 }
 
 /** Writes one item's fields back to their values before `entries`, and its tags. */
