@@ -250,6 +250,31 @@ describe.each(BACKENDS)('history, trash and undo in the repository on %s', (back
       });
     });
 
+    it('records a tag linked or unlinked directly as the system', async () => {
+      const { item } = await add({ name: 'Linked' });
+      await add({ name: 'Has tag', tags: ['direct'] });
+      const { id: tag } = await db
+        .selectFrom('tags')
+        .select('id')
+        .where('name', '=', 'direct')
+        .executeTakeFirstOrThrow();
+      let since = await lastChangeId(db);
+      await sql`insert into item_tags (item_id, tag_id) values (${item.id}, ${tag})`.execute(db);
+      expect(await onlyChangeAfter(db, since)).toMatchObject({
+        actor_id: null,
+        via: 'system',
+        action: 'tag',
+        entries: [entry(item.id, 'tag', null, 'direct')],
+      });
+      since = await lastChangeId(db);
+      await sql`delete from item_tags where item_id = ${item.id}`.execute(db);
+      expect(await onlyChangeAfter(db, since)).toMatchObject({
+        via: 'system',
+        action: 'tag',
+        entries: [entry(item.id, 'tag', 'direct', null)],
+      });
+    });
+
     it('a transaction is one change: two statements, one change row', async () => {
       const a = (await add({ name: 'Tx A' })).item.id;
       const b = (await add({ name: 'Tx B' })).item.id;
@@ -563,6 +588,35 @@ describe.each(BACKENDS)('history, trash and undo in the repository on %s', (back
       });
       expect((await itemState(db, old)).row).toBeUndefined();
       expect((await itemState(db, recent)).row).toMatchObject({ name: 'Recent' });
+      // Expired items of two inventories: one change in each.
+      const other = await createInventory(db, users.owner, 'Other');
+      const there = await createItemForMember(db, owner, 'edit', other, {
+        name: 'There',
+        amount: 1,
+        description: '',
+      });
+      const here = (await add({ name: 'Here' })).item.id;
+      const thereId = there.status === 'created' ? there.item.id : 0;
+      await sql`update stored_items set deleted_at = now() - interval '40 days'
+        where id in (${here}, ${thereId})`.execute(db);
+      const twice = await lastChangeId(db);
+      expect(await purgeExpiredTrash(db)).toBe(2);
+      const purges = await changesAfter(db, twice);
+      expect(
+        purges
+          .map((c) => ({
+            inventory: c.inventory_id,
+            via: c.via,
+            action: c.action,
+            items: [...new Set(c.entries.map((e) => e.item_id))],
+          }))
+          .sort((a, b) => a.inventory - b.inventory),
+      ).toEqual(
+        [
+          { inventory: inventory, via: 'system', action: 'purge', items: [here] },
+          { inventory: other, via: 'system', action: 'purge', items: [thereId] },
+        ].sort((a, b) => a.inventory - b.inventory),
+      );
       // Nothing left to purge: no change.
       const after = await lastChangeId(db);
       expect(await purgeExpiredTrash(db)).toBe(0);
@@ -960,6 +1014,27 @@ describe.each(BACKENDS)('the Django import is recorded on %s', (backend) => {
         ),
       );
     }
+
+    // Undoing the import of an inventory puts all of its items in the trash at once.
+    const change = changes[0]!;
+    const { rows: owners } = await sql<{ user_id: number }>`
+      select user_id from memberships where inventory_id = ${change.inventory_id}
+      and role = 'owner'`.execute(database.db);
+    const undone = await undoChangeForMember(
+      database.db,
+      member(owners[0]!.user_id),
+      'edit',
+      change.id,
+    );
+    expect(undone).toMatchObject({ status: 'undone', inventoryId: change.inventory_id });
+    const { rows: left } = await sql<{ live: number; trashed: number }>`
+      select count(*) filter (where deleted_at is null)::int as live,
+        count(*) filter (where deleted_at is not null)::int as trashed
+      from stored_items where inventory_id = ${change.inventory_id}`.execute(database.db);
+    expect(left[0]).toEqual({
+      live: 0,
+      trashed: items.rows.filter((row) => row.inventory_id === change.inventory_id).length,
+    });
   });
 });
 
@@ -1311,6 +1386,11 @@ describe.each(BACKENDS)('history, trash and undo through the pages on %s', (back
     expect(shownChanges(await html('viewer', activity())).length).toBeGreaterThan(0);
     expect(shownChanges(await html('viewer', `/items/${vase}/`)).length).toBe(1);
     expect(await html('viewer', trashPage())).toContain('Hammer');
+    // Undo buttons for those who may undo only.
+    const undoButtons = async (person: Person) =>
+      shownChanges(await html(person, activity())).filter((c) => c.undoAction !== undefined).length;
+    expect(await undoButtons('viewer')).toBe(0);
+    expect(await undoButtons('editor')).toBeGreaterThan(0);
     const before = await snapshot();
     const refused: [Person, string, Record<string, string>][] = [
       ['viewer', `/changes/${seeded.hammerAdd}/undo`, { return_to: '/' }],
