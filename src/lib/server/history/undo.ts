@@ -94,16 +94,7 @@ export async function undoChangeForMember(
         `“${typeof name === 'string' ? name : `Item ${gone}`}” has been purged from the trash: it cannot come back.`,
       );
     }
-    const later = await trx
-      .selectFrom('item_changes')
-      .innerJoin('changes', 'changes.id', 'item_changes.change_id')
-      .leftJoin('users', 'users.id', 'changes.actor_id')
-      .select(['changes.id', 'changes.at', 'users.username', 'item_changes.item_id'])
-      .where('item_changes.item_id', 'in', itemIds)
-      .where('item_changes.change_id', '>', id)
-      .orderBy('item_changes.change_id')
-      .limit(1)
-      .executeTakeFirst();
+    const later = await laterChange(trx, itemIds, id);
     if (later) {
       return {
         status: 'changed-since',
@@ -153,6 +144,45 @@ export async function undoChangeForMember(
   });
 }
 
+/**
+ * The newest change of these items after change `id` that still stands: one that was undone
+ * since (with its undo) does not count, so undoing newest first gets back to `id`. Walked
+ * newest first: an undo of a change after `id` cancels that change; anything else stands,
+ * and then the newest change not undone is the one to undo first.
+ */
+async function laterChange(trx: Transaction<Database>, itemIds: number[], id: number) {
+  const rows = await trx
+    .selectFrom('item_changes')
+    .innerJoin('changes', 'changes.id', 'item_changes.change_id')
+    .leftJoin('users', 'users.id', 'changes.actor_id')
+    .select([
+      'changes.id',
+      'changes.at',
+      'changes.action',
+      'changes.undoes_id',
+      'users.username',
+      (eb) => eb.fn.min('item_changes.item_id').as('item_id'),
+    ])
+    .where('item_changes.item_id', 'in', itemIds)
+    .where('item_changes.change_id', '>', id)
+    .groupBy(['changes.id', 'users.username'])
+    .orderBy('changes.id', 'desc')
+    .execute();
+  const cancelled = new Set<number>();
+  // What to undo first when something stands: the newest change not undone (a redo, say).
+  let newest: (typeof rows)[number] | undefined;
+  for (const row of rows) {
+    if (cancelled.has(row.id)) continue;
+    newest ??= row;
+    if (row.action === 'undo' && row.undoes_id !== null && row.undoes_id > id) {
+      cancelled.add(row.undoes_id);
+      continue;
+    }
+    return newest;
+  }
+  return undefined;
+}
+
 /** Writes one item's fields back to their values before `entries`, and its tags. */
 async function revertItem(
   trx: Transaction<Database>,
@@ -170,18 +200,30 @@ async function revertItem(
   } else {
     for (const entry of entries) {
       if (!isScalarField(entry.field)) continue;
+      // A time goes back as the text the history holds: a Date would drop its microseconds.
       values[entry.field] =
         entry.field === 'deleted_at' && typeof entry.before === 'string'
-          ? new Date(entry.before)
+          ? sql<Date>`${entry.before}::timestamptz`
           : (entry.before ?? null);
     }
   }
-  const trashing = values.deleted_at instanceof Date;
+  const trashing = values.deleted_at !== undefined && values.deleted_at !== null;
+  // Back in the trash as it was (a restore undone): deleted by whoever put it there then.
+  const trashedAt = entries.find((entry) => entry.field === 'deleted_at')?.before;
+  const deletedBy =
+    added || typeof trashedAt !== 'string'
+      ? caller.userId
+      : sql<number | null>`coalesce((
+          select changes.actor_id from item_changes
+          join changes on changes.id = item_changes.change_id
+          where item_changes.item_id = ${itemId} and item_changes.field = 'deleted_at'
+            and item_changes.after = to_jsonb(${trashedAt}::text)
+          order by item_changes.change_id desc limit 1), ${caller.userId}::int)`;
   await trx
     .updateTable('stored_items')
     .set({
       ...(values as Updateable<StoredItemsTable>),
-      ...('deleted_at' in values ? { deleted_by: trashing ? caller.userId : null } : {}),
+      ...('deleted_at' in values ? { deleted_by: trashing ? deletedBy : null } : {}),
       updated_at: sql<Date>`now()`,
       updated_by: caller.userId,
       version: sql<number>`version + 1`,
