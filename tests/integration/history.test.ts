@@ -855,15 +855,35 @@ describe.each(BACKENDS)('history, trash and undo in the repository on %s', (back
       if (redo.status !== 'undone') throw new Error(redo.status);
       expect((await itemState(db, a)).row).toMatchObject({ amount: 3 });
       const counts = await countChanges(db);
+      // The redo and the undo cancel out: what stands is the second change, the one to undo.
       expect(await undoChangeForMember(db, owner, 'edit', first.changeId!)).toMatchObject({
         status: 'changed-since',
-        later: { id: redo.changeId },
+        later: { id: second.changeId },
       });
       expect(await countChanges(db)).toEqual(counts);
       // Undo the redo, and the first goes back too.
       expect((await undoChangeForMember(db, owner, 'edit', redo.changeId!)).status).toBe('undone');
       expect(await itemState(db, a)).toEqual(before);
       expect((await undoChangeForMember(db, owner, 'edit', first.changeId!)).status).toBe('undone');
+      expect((await itemState(db, a)).row).toMatchObject({ amount: 1 });
+    });
+
+    it('names the change that stands, never an undo to redo: A, B, C, undo C → undo B first', async () => {
+      const a = (await add({ name: 'Steps', amount: 1 })).item.id;
+      const changeA = await adjustItemAmountForMember(db, editor, 'edit', a, 1);
+      const changeB = await adjustItemAmountForMember(db, editor, 'edit', a, 1);
+      const changeC = await adjustItemAmountForMember(db, editor, 'edit', a, 1);
+      if ([changeA, changeB, changeC].some((c) => c.status !== 'adjusted')) {
+        throw new Error('not adjusted');
+      }
+      const ids = [changeA, changeB, changeC].map((c) => (c as { changeId: number }).changeId);
+      expect((await undoChangeForMember(db, owner, 'edit', ids[2]!)).status).toBe('undone');
+      expect(await undoChangeForMember(db, owner, 'edit', ids[0]!)).toMatchObject({
+        status: 'changed-since',
+        later: { id: ids[1] },
+      });
+      expect((await undoChangeForMember(db, owner, 'edit', ids[1]!)).status).toBe('undone');
+      expect((await undoChangeForMember(db, owner, 'edit', ids[0]!)).status).toBe('undone');
       expect((await itemState(db, a)).row).toMatchObject({ amount: 1 });
     });
 
@@ -1479,7 +1499,7 @@ describe.each(BACKENDS)('history, trash and undo through the pages on %s', (back
       'Moved to the trash',
       'Added',
     ]);
-    expect(history[0]!.who).toMatch(/^by editor_hi by undo,/);
+    expect(history[0]!.who).toMatch(/^by editor_hi with Undo,/);
     expect(await html('owner', mainPage())).toContain('>Vase<');
     // The same Undo again: the item changed since (by the undo itself), so 409 and nothing done.
     const before = await snapshot();

@@ -147,8 +147,8 @@ export async function undoChangeForMember(
 /**
  * The newest change of these items after change `id` that still stands: one that was undone
  * since (with its undo) does not count, so undoing newest first gets back to `id`. Walked
- * newest first: an undo of a change after `id` cancels that change; anything else stands,
- * and then the newest change not undone is the one to undo first.
+ * newest first: an undo of a change after `id` cancels that change; the first change that
+ * is neither cancelled nor cancelling stands, and is the one to undo first.
  */
 async function laterChange(trx: Transaction<Database>, itemIds: number[], id: number) {
   const rows = await trx
@@ -169,16 +169,15 @@ async function laterChange(trx: Transaction<Database>, itemIds: number[], id: nu
     .orderBy('changes.id', 'desc')
     .execute();
   const cancelled = new Set<number>();
-  // What to undo first when something stands: the newest change not undone (a redo, say).
-  let newest: (typeof rows)[number] | undefined;
   for (const row of rows) {
     if (cancelled.has(row.id)) continue;
-    newest ??= row;
+    // An undo of a later change: the two together changed nothing (a redo cancels the undo).
     if (row.action === 'undo' && row.undoes_id !== null && row.undoes_id > id) {
       cancelled.add(row.undoes_id);
       continue;
     }
-    return newest;
+    // The newest change that stands: undoing it is allowed, and is the step to take first.
+    return row;
   }
   return undefined;
 }
