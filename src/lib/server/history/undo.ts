@@ -64,10 +64,17 @@ export async function undoChangeForMember(
     if (!allows(found.role, need)) return { status: 'forbidden', role: found.role };
     const { change } = found;
     if (change.action === 'purge') {
-      return notUndoable(change.inventoryId, 'A purge cannot be undone: those items are gone for good.');
+      return notUndoable(
+        change.inventoryId,
+        'A purge cannot be undone: those items are gone for good.',
+      );
     }
     const byItem = Map.groupBy(change.fieldChanges, (entry) => entry.itemId);
-    if (byItem.size === 0) return notUndoable(change.inventoryId, 'This change changed no item: there is nothing to undo.');
+    if (byItem.size === 0)
+      return notUndoable(
+        change.inventoryId,
+        'This change changed no item: there is nothing to undo.',
+      );
     const itemIds = [...byItem.keys()].sort((a, b) => a - b);
 
     // Locked in id order (as every multi-item write here takes them), so nothing changes
@@ -81,21 +88,39 @@ export async function undoChangeForMember(
       .execute();
     if (items.length < itemIds.length) {
       const gone = itemIds.find((itemId) => !items.some((item) => item.id === itemId))!;
-      const name = byItem.get(gone)!.find((entry) => entry.field === 'name')?.before;
-      return notUndoable(change.inventoryId, 
+      // Its last name, from its history: the change may not name it (a delete does not).
+      const named = await trx
+        .selectFrom('item_changes')
+        .select(sql<unknown>`coalesce(after, before)`.as('name'))
+        .where('item_id', '=', gone)
+        .where('field', '=', 'name')
+        .orderBy('change_id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const name = named?.name;
+      return notUndoable(
+        change.inventoryId,
         `“${typeof name === 'string' ? name : `Item ${gone}`}” has been purged from the trash: it cannot come back.`,
       );
     }
-    const later = await trx
-      .selectFrom('item_changes')
-      .innerJoin('changes', 'changes.id', 'item_changes.change_id')
-      .leftJoin('users', 'users.id', 'changes.actor_id')
-      .select(['changes.id', 'changes.at', 'users.username', 'item_changes.item_id'])
-      .where('item_changes.item_id', 'in', itemIds)
-      .where('item_changes.change_id', '>', id)
-      .orderBy('item_changes.change_id')
-      .limit(1)
-      .executeTakeFirst();
+    const later = standingChange(
+      await trx
+        .selectFrom('item_changes')
+        .innerJoin('changes', 'changes.id', 'item_changes.change_id')
+        .leftJoin('users', 'users.id', 'changes.actor_id')
+        .select([
+          'changes.id',
+          'changes.at',
+          'changes.undoes_id',
+          'users.username',
+          sql<number>`min(item_changes.item_id)`.as('item_id'),
+        ])
+        .where('item_changes.item_id', 'in', itemIds)
+        .where('item_changes.change_id', '>', id)
+        .groupBy(['changes.id', 'users.username'])
+        .orderBy('changes.id')
+        .execute(),
+    );
     if (later) {
       return {
         status: 'changed-since',
@@ -120,7 +145,10 @@ export async function undoChangeForMember(
         .where('inventory_id', '=', change.inventoryId)
         .execute();
       if (existing.length < locations.length) {
-        return notUndoable(change.inventoryId, 'A location this change moved items out of has been deleted since.');
+        return notUndoable(
+          change.inventoryId,
+          'A location this change moved items out of has been deleted since.',
+        );
       }
     }
     const retagged = change.fieldChanges.flatMap((entry) =>
@@ -140,6 +168,25 @@ export async function undoChangeForMember(
       itemNames: items.map((item) => item.name),
     };
   });
+}
+
+/**
+ * Of the changes made to a change's items after it (in id order), the newest that still
+ * stands: a later change undone since cancels out with its undo, so once the later changes
+ * are undone, newest first, the change itself can be. A redo (an undo of such an undo) stands.
+ */
+function standingChange<T extends { id: number; undoes_id: number | null }>(
+  later: readonly T[],
+): T | undefined {
+  const standing = new Map<number, T>();
+  for (const change of later) {
+    if (change.undoes_id !== null && standing.has(change.undoes_id)) {
+      standing.delete(change.undoes_id);
+    } else {
+      standing.set(change.id, change);
+    }
+  }
+  return [...standing.values()].at(-1);
 }
 
 /** Writes one item's fields back to their values before `entries`, and its tags. */
