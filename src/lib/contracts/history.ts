@@ -75,11 +75,15 @@ export const changeListSchema = z.strictObject({
 export const activityQuerySchema = z.object({
   before: wholeNumberParam(1, MAX_ROW_ID)
     .optional()
-    .meta({ description: 'Only changes older than this change id (the previous page’s `next_before`).' }),
+    .meta({
+      description: 'Only changes older than this change id (the previous page’s `next_before`).',
+    }),
   member: wholeNumberParam(1, MAX_ROW_ID)
     .optional()
     .meta({ description: "Only this member's changes (a user id)." }),
-  item: wholeNumberParam(1, MAX_ROW_ID).optional().meta({ description: 'Only changes to this item.' }),
+  item: wholeNumberParam(1, MAX_ROW_ID)
+    .optional()
+    .meta({ description: 'Only changes to this item.' }),
   limit: wholeNumberParam(1, MAX_CHANGES_PER_PAGE).default(DEFAULT_CHANGES_PER_PAGE),
 });
 export type ActivityQueryParams = z.output<typeof activityQuerySchema>;
@@ -104,4 +108,9 @@ export const trashListSchema = z.strictObject({
 
 export const trashQuerySchema = z.object({
   page: wholeNumberParam(1, 1_000_000).default(1),
+});
+
+/** What `POST /api/changes/{id}/undo` answers: the undo's own change (undo it to redo). */
+export const undoResultSchema = z.strictObject({
+  change: changeSchema,
 });
