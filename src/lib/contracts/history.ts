@@ -73,11 +73,9 @@ export const changeListSchema = z.strictObject({
 });
 
 export const activityQuerySchema = z.object({
-  before: wholeNumberParam(1, MAX_ROW_ID)
-    .optional()
-    .meta({
-      description: 'Only changes older than this change id (the previous page’s `next_before`).',
-    }),
+  before: wholeNumberParam(1, MAX_ROW_ID).optional().meta({
+    description: 'Only changes older than this change id (the previous page’s `next_before`).',
+  }),
   member: wholeNumberParam(1, MAX_ROW_ID)
     .optional()
     .meta({ description: "Only this member's changes (a user id)." }),
