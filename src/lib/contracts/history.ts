@@ -107,3 +107,8 @@ export const trashListSchema = z.strictObject({
 export const trashQuerySchema = z.object({
   page: wholeNumberParam(1, 1_000_000).default(1),
 });
+
+/** What `POST /api/changes/{id}/undo` answers: the undo's own change (undo it to redo). */
+export const undoResultSchema = z.strictObject({
+  change: changeSchema,
+});

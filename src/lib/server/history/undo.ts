@@ -88,7 +88,16 @@ export async function undoChangeForMember(
       .execute();
     if (items.length < itemIds.length) {
       const gone = itemIds.find((itemId) => !items.some((item) => item.id === itemId))!;
-      const name = byItem.get(gone)!.find((entry) => entry.field === 'name')?.before;
+      // Its last name, from its history: the change may not name it (a delete does not).
+      const named = await trx
+        .selectFrom('item_changes')
+        .select(sql<unknown>`coalesce(after, before)`.as('name'))
+        .where('item_id', '=', gone)
+        .where('field', '=', 'name')
+        .orderBy('change_id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const name = named?.name;
       return notUndoable(
         change.inventoryId,
         `“${typeof name === 'string' ? name : `Item ${gone}`}” has been purged from the trash: it cannot come back.`,
