@@ -858,6 +858,12 @@ export async function main(argv: string[]): Promise<number> {
     const targets: Targets = {};
     if (options.only.has('adjust')) {
       await seedItems(db, writer.id, 1);
+      // Far from 0: ten connections stepping up and down in turn may take several down at once.
+      await db
+        .updateTable('items')
+        .set({ amount: 1_000_000 })
+        .where('created_by', '=', writer.id)
+        .execute();
       targets.adjustItemId = (
         await db
           .selectFrom('items')

@@ -12,8 +12,10 @@ import { sql, type Kysely } from 'kysely';
 // - Triggers on `stored_items` and `item_tags` write `item_changes` themselves, in the
 //   statement that changes the row, so nothing can change an item without its record. The
 //   application says who and through what with `set_config('pacil.change', <json>, true)`
-//   in its transaction; a write made without it (psql, a script) is recorded too, as
-//   `system`. A transaction is one change per inventory it touches.
+//   in its transaction or its statement, with the change's id reserved from the sequence, so
+//   that a write of one statement knows its change without asking; a write made without it
+//   (psql, a script) is recorded too, as `system`. A transaction is one change per
+//   inventory it touches.
 // - An item that goes with its inventory (the inventory or its last member's account is
 //   deleted) leaves no record: the inventory's history goes with it.
 
@@ -144,8 +146,15 @@ export async function up(db: Kysely<any>): Promise<void> {
       if change is not null then
         return change;
       end if;
-      insert into changes (inventory_id, actor_id, via, token_name, action, undoes_id)
+      -- The id the application reserved (and may already have returned to its caller) goes to
+      -- the first inventory the transaction changes; any other gets one of its own.
+      if current_setting('pacil.change_id_taken', true) is distinct from 'yes' then
+        change := (context->>'id')::integer;
+        perform set_config('pacil.change_id_taken', 'yes', true);
+      end if;
+      insert into changes (id, inventory_id, actor_id, via, token_name, action, undoes_id)
       values (
+        coalesce(change, nextval(pg_get_serial_sequence('changes', 'id'))),
         inventory,
         (context->>'actor')::integer,
         coalesce(context->>'via', 'system'),

@@ -28,20 +28,41 @@ export function changeBy(caller: Caller, action: ChangeAction): ChangeContext {
 }
 
 /**
- * Runs `work` as one change, in a transaction (the caller's own when `db` is one). When that
- * transaction already says what it is (a bulk change or an import calling this for each
- * item), it stays one change: the first context set stands.
+ * Sets the change's context for the current transaction, with an id reserved for the change,
+ * and answers it (as JSON text). When the transaction already says what it is (a bulk change
+ * or an import calling an item's function for each item), that one stands: it stays one
+ * change.
  */
+const setContext = (context: ChangeContext) => sql<string>`coalesce(
+  nullif(current_setting('pacil.change', true), ''),
+  set_config('pacil.change', (${JSON.stringify(context)}::jsonb
+    || jsonb_build_object('id', nextval(pg_get_serial_sequence('changes', 'id'))))::text, true))`;
+
+/** Runs `work` as one change, in a transaction (the caller's own when `db` is one). */
 export function asChange<T>(
   db: Kysely<Database>,
   context: ChangeContext,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
   return inTransaction(db, async (trx) => {
-    await sql`select set_config('pacil.change', ${JSON.stringify(context)}, true)
-      where coalesce(current_setting('pacil.change', true), '') = ''`.execute(trx);
+    await sql`select ${setContext(context)}`.execute(trx);
     return work(trx);
   });
+}
+
+/**
+ * For a change made by one statement, without a transaction around it (±1, a delete, an add):
+ * `db` with a CTE that sets the context in that very statement, and the change's id to select
+ * in its `returning`, which makes the statement read the CTE. The row stays locked for that
+ * statement only, as before the history: ten members counting one item's stock at once do
+ * not wait on each other's round trips. Only for a statement that, when it writes a row,
+ * always changes a recorded field (else the id names no change).
+ */
+export function inOneStatement(db: Kysely<Database>, context: ChangeContext) {
+  return {
+    db: db.with('change_context', (qb) => qb.selectNoFrom(setContext(context).as('context'))),
+    changeId: sql<number>`(select (context::jsonb->>'id')::int from change_context)`,
+  };
 }
 
 /**

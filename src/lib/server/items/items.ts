@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { asChange, changeBy, changeMadeIn } from '../history/record.ts';
+import { asChange, changeBy, changeMadeIn, inOneStatement } from '../history/record.ts';
 import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../../contracts/item-input.ts';
 import type { Role } from '../../contracts/inventories.ts';
 import {
@@ -421,7 +421,8 @@ export async function createItemForMember(
     if (earlier) return earlier;
     const refused = await preparePlaces(db, inventoryId, { locationId, tags });
     if (refused) return refused;
-    const row = await db
+    const statement = inOneStatement(db, added);
+    const inserted = await statement.db
       .insertInto('items')
       .values({
         inventory_id: inventoryId,
@@ -434,20 +435,23 @@ export async function createItemForMember(
         idempotency_fingerprint: fingerprint ?? null,
       })
       .onConflict((oc) => oc.columns(['created_by', 'idempotency_key']).doNothing())
-      .returning(ITEM_COLUMNS)
+      .returning([...ITEM_COLUMNS, statement.changeId.as('change_id')])
       .executeTakeFirst();
-    if (row) {
+    if (inserted) {
+      const { change_id: changeId, ...row } = inserted;
       if (tags !== undefined && tags.length > 0) await setItemTags(db, inventoryId, row.id, tags);
       const item =
         tags === undefined || tags.length === 0
           ? await oneWithCreator(db, row)
           : (await findItemForMember(db, caller, 'read', row.id))!;
-      return { status: 'created', item, changeId: await changeMadeIn(db, inventoryId) };
+      return { status: 'created', item, changeId };
     }
     // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
     return (await storedWithKey(db)) ?? { status: 'key-reused' };
   };
-  return asChange(db, changeBy(caller, 'add'), store);
+  const added = changeBy(caller, 'add');
+  // The common case, an item with neither, stays one statement after the role check.
+  return touchesOtherTables({ locationId, tags }) ? asChange(db, added, store) : store(db);
 }
 
 export type ChangeItemOutcome =
@@ -534,22 +538,21 @@ export async function adjustItemAmountForMember(
   id: number,
   delta: number,
 ): Promise<AdjustOutcome> {
-  return asChange(db, changeBy(caller, 'adjust'), async (trx) => {
-    const row = await trx
-      .updateTable('items')
-      .set({ amount: sql<number>`(amount::bigint + ${delta})::int`, ...changeStamp(caller) })
-      .where('inventory_id', 'in', inventoriesFor(trx, caller, need))
-      .where('id', '=', id)
-      .where(sql<boolean>`amount::bigint + ${delta} between 0 and ${AMOUNT_MAX}`)
-      .returning(ITEM_COLUMNS)
-      .executeTakeFirst();
-    if (row) {
-      const item = await oneWithCreator(trx, row);
-      return { status: 'adjusted', item, changeId: await changeMadeIn(trx, row.inventory_id) };
-    }
-    const miss = await explainMiss(trx, caller, need, id);
-    return miss.status === 'allowed' ? { status: 'out-of-range', item: miss.item } : miss;
-  });
+  const statement = inOneStatement(db, changeBy(caller, 'adjust'));
+  const adjusted = await statement.db
+    .updateTable('items')
+    .set({ amount: sql<number>`(amount::bigint + ${delta})::int`, ...changeStamp(caller) })
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
+    .where('id', '=', id)
+    .where(sql<boolean>`amount::bigint + ${delta} between 0 and ${AMOUNT_MAX}`)
+    .returning([...ITEM_COLUMNS, statement.changeId.as('change_id')])
+    .executeTakeFirst();
+  if (adjusted) {
+    const { change_id: changeId, ...row } = adjusted;
+    return { status: 'adjusted', item: await oneWithCreator(db, row), changeId };
+  }
+  const miss = await explainMiss(db, caller, need, id);
+  return miss.status === 'allowed' ? { status: 'out-of-range', item: miss.item } : miss;
 }
 
 export type DeleteItemOutcome =
@@ -566,19 +569,18 @@ export async function deleteItemForMember(
   id: number,
   ifVersion?: number,
 ): Promise<DeleteItemOutcome> {
-  return asChange(db, changeBy(caller, 'delete'), async (trx) => {
-    let query = trx
-      .updateTable('stored_items')
-      .set({ deleted_at: sql<Date>`now()`, deleted_by: caller.userId, ...changeStamp(caller) })
-      .where('inventory_id', 'in', inventoriesFor(trx, caller, need))
-      .where('id', '=', id)
-      .where('deleted_at', 'is', null);
-    if (ifVersion !== undefined) query = query.where('version', '=', ifVersion);
-    const row = await query.returning('inventory_id').executeTakeFirst();
-    if (row) return { status: 'deleted', changeId: await changeMadeIn(trx, row.inventory_id) };
-    const miss = await explainMiss(trx, caller, need, id);
-    return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
-  });
+  const statement = inOneStatement(db, changeBy(caller, 'delete'));
+  let query = statement.db
+    .updateTable('stored_items')
+    .set({ deleted_at: sql<Date>`now()`, deleted_by: caller.userId, ...changeStamp(caller) })
+    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null);
+  if (ifVersion !== undefined) query = query.where('version', '=', ifVersion);
+  const row = await query.returning(statement.changeId.as('change_id')).executeTakeFirst();
+  if (row) return { status: 'deleted', changeId: row.change_id };
+  const miss = await explainMiss(db, caller, need, id);
+  return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
 }
 
 /** An item as the exports write it: who added it, and the three fields. */
