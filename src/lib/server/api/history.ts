@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ChangeJson, trashedItemSchema, trashListSchema } from '../../contracts/history.ts';
 import type { Change } from '../history/changes.ts';
 import type { TrashedItem, TrashPage } from '../history/trash.ts';
-import type { UndoOutcome } from '../history/undo.ts';
+import { undoRefusalMessage, type UndoOutcome } from '../history/undo.ts';
 import { apiError } from './http.ts';
 
 /** How the API shows the history and the trash, and answers an undo it refuses. */
@@ -60,15 +60,6 @@ export function trashListJson(page: TrashPage): z.output<typeof trashListSchema>
 export function undoRefused(
   outcome: Extract<UndoOutcome, { status: 'changed-since' | 'not-undoable' }>,
 ): Response {
-  if (outcome.status === 'not-undoable') {
-    return apiError(409, { code: 'not_undoable', message: `Not undone. ${outcome.message}` });
-  }
-  const { itemName, later } = outcome;
-  return apiError(409, {
-    code: 'changed_since',
-    message:
-      `Not undone: “${itemName}” was changed again since, by ${later.actor ?? 'someone'} at ` +
-      `${later.at.toISOString()} (change ${later.id}). Undo that change first: changes are ` +
-      'undone newest first, so no one’s later work is overwritten.',
-  });
+  const code = outcome.status === 'not-undoable' ? 'not_undoable' : 'changed_since';
+  return apiError(409, { code, message: undoRefusalMessage(outcome) });
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction, type Updateable } from 'kysely';
 import { nameKey } from '../../contracts/places.ts';
+import { formatTimestamp } from '../../format.ts';
 import type { Database, StoredItemsTable } from '../db/types.ts';
 import { allows, type Caller, type Denied, type Need } from '../inventories/access.ts';
 import { ensureTags, TOO_MANY_TAGS_MESSAGE } from '../items/tags.ts';
@@ -262,4 +263,17 @@ async function revertItem(
         .execute();
     }
   }
+}
+
+/** Why an undo was refused, in the words the page and the API both answer with. */
+export function undoRefusalMessage(
+  outcome: Extract<UndoOutcome, { status: 'changed-since' | 'not-undoable' }>,
+): string {
+  if (outcome.status === 'not-undoable') return `Not undone. ${outcome.message}`;
+  const { itemName, later } = outcome;
+  return (
+    `Not undone: “${itemName}” was changed again since, by ${later.actor ?? 'someone'} at ` +
+    `${formatTimestamp(later.at)} (change ${later.id}). Undo that change first: changes are ` +
+    'undone newest first, so no one’s later work is overwritten.'
+  );
 }
