@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CHANGES_PER_PAGE, TRASH_PAGE_SIZE } from '../../src/lib/contracts/history.ts';
+import { formatTimestamp } from '../../src/lib/format.ts';
 import { createApiToken } from '../../src/lib/server/auth/tokens.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/lib/server/db/connect.ts';
 import type { Database } from '../../src/lib/server/db/types.ts';
@@ -852,7 +853,8 @@ describe.each(BACKENDS)('the history API on %s', (backend) => {
       );
       expect(error.message).toContain('“Paint”');
       expect(error.message).toContain(NAMES.editor);
-      expect(error.message).toContain(laterChange.at);
+      // The page's words, and its time: to the second, in UTC.
+      expect(error.message).toContain(formatTimestamp(new Date(laterChange.at)));
       expect(await stateOf(shared)).toBe(before);
       // Newest first, it goes.
       await undo(laterChange.id);
