@@ -205,5 +205,34 @@ export async function seedManyItems(
            'Bench item ' || g || ${marked}::text || repeat('lorem ipsum ', g % 20)
     from generate_series(1, ${count}::int) as g
   `.execute(db);
-  await sql`analyze items`.execute(db);
+  await sql`analyze stored_items`.execute(db);
+}
+
+/**
+ * A history of `count` changes in the user's personal inventory, each an amount step of one
+ * of their items, written straight into the log (as a long-lived inventory accumulates it):
+ * what the Activity page pages through. Returns the inventory's id.
+ */
+export async function seedHistory(
+  db: Kysely<Database>,
+  userId: number,
+  count: number,
+): Promise<number> {
+  const inventoryId = await personalInventoryId(db, userId);
+  await sql`
+    with items_of as (
+      select array_agg(id order by id) as ids from items where inventory_id = ${inventoryId}
+    ), made as (
+      insert into changes (inventory_id, actor_id, via, action, at)
+      select ${inventoryId}, ${userId}, 'page', 'adjust', now() - make_interval(secs => ${count}::int - g)
+      from generate_series(1, ${count}::int) as g
+      returning id
+    )
+    insert into item_changes (change_id, item_id, field, before, after)
+    select made.id, items_of.ids[1 + made.id % cardinality(items_of.ids)], 'amount',
+      to_jsonb(made.id % 100), to_jsonb(made.id % 100 + 1)
+    from made, items_of
+  `.execute(db);
+  await sql`analyze changes, item_changes`.execute(db);
+  return inventoryId;
 }

@@ -70,7 +70,9 @@ export async function seedPlaces(db: Kysely<Database>, owner: BenchUser): Promis
     on conflict do nothing`.execute(db);
   // As autovacuum leaves a table after such a load: statistics, and a visibility map that
   // lets item_tags be read from its indexes alone.
-  await sql`vacuum analyze locations, tags, item_tags, items, memberships, inventories`.execute(db);
+  await sql`vacuum analyze locations, tags, item_tags, stored_items, memberships, inventories`.execute(
+    db,
+  );
 
   const { id: room } = await db
     .selectFrom('locations')

@@ -15,6 +15,7 @@ import {
   createUser,
   itemFor,
   seedItems,
+  seedHistory,
   seedManyItems,
   type BenchDatabase,
   type BenchUser,
@@ -30,7 +31,7 @@ import {
   type ServerProcess,
 } from './processes.ts';
 
-const SCENARIOS = ['ceiling', 'json', 'xml', 'main', 'post'] as const;
+const SCENARIOS = ['ceiling', 'json', 'xml', 'main', 'post', 'adjust', 'activity'] as const;
 type ScenarioKey = (typeof SCENARIOS)[number];
 
 /**
@@ -39,7 +40,18 @@ type ScenarioKey = (typeof SCENARIOS)[number];
  */
 const WRITER_SESSIONS = 256;
 
-const TARGETS = { json: 0.6, main: 0.4, exportSeconds: 2, exportRssMb: 200, filtered: 0.8 };
+/** The history the Activity scenario reads: a long-lived, busy inventory's. */
+const HISTORY_CHANGES = 100_000;
+
+const TARGETS = {
+  json: 0.6,
+  main: 0.4,
+  exportSeconds: 2,
+  exportRssMb: 200,
+  filtered: 0.8,
+  // The Activity page of a long history answers as fast as the main page.
+  activity: 1,
+};
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -61,6 +73,8 @@ const USAGE = `usage: npm run bench -- [options]
   --web-concurrency N also run the site with WEB_CONCURRENCY=N (node:cluster workers) and
                       load it beside the one process, scenario by scenario (1: off)
   --only LIST         load scenarios, comma-separated: ${SCENARIOS.join(',')} (all); none
+                      (adjust: ±1 on one of the writer's items; activity: the reader's
+                      Activity page, over a history of ${HISTORY_CHANGES} changes)
   --node-flags S      node's flags for the site instead of those of \`npm start\`
                       (package.json), e.g. "" or "--max-semi-space-size=4"
   --node-options S    NODE_OPTIONS for the site
@@ -312,6 +326,12 @@ function exportTable(downloads: Download[], items: number): string {
   );
 }
 
+/** What the adjust and activity scenarios load, when they were seeded. */
+interface Targets {
+  adjustItemId?: number;
+  historyInventoryId?: number;
+}
+
 /** The scenarios in `keys`; `name` labels the site's (and suffixes their keys) when not 'site'. */
 function scenariosFor(
   keys: Set<ScenarioKey>,
@@ -319,9 +339,11 @@ function scenariosFor(
   ceiling: ServerProcess | undefined,
   reader: BenchUser,
   writer: BenchUser,
+  targets: Targets,
   name = 'site',
 ): Scenario[] {
   let posted = 0;
+  let adjusted = 0;
   const suffix = name === 'site' ? '' : name.slice('site'.length);
   const all: Record<ScenarioKey, Scenario | undefined> = {
     ceiling: ceiling && {
@@ -369,6 +391,33 @@ function scenariosFor(
       cookie: () => writer.cookies[posted % writer.cookies.length]!,
       pid: site.pid,
     },
+    adjust: targets.adjustItemId
+      ? {
+          key: `adjust${suffix}`,
+          label: `${name} POST /api/items/{id}/adjust`,
+          url: `${site.url}/api/items/${targets.adjustItemId}/adjust`,
+          method: 'POST',
+          headers: {
+            Cookie: writer.cookie,
+            Origin: site.url,
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+          },
+          // Up and down in turn, so the amount stays in range however long the run.
+          body: () => JSON.stringify({ delta: (adjusted += 1) % 2 === 0 ? -1 : 1 }),
+          cookie: () => writer.cookies[adjusted % writer.cookies.length]!,
+          pid: site.pid,
+        }
+      : undefined,
+    activity: targets.historyInventoryId
+      ? {
+          key: `activity${suffix}`,
+          label: `${name} GET /inventories/{id}/activity`,
+          url: `${site.url}/inventories/${targets.historyInventoryId}/activity`,
+          headers: { Cookie: reader.cookie, Accept: 'text/html' },
+          pid: site.pid,
+        }
+      : undefined,
   };
   return SCENARIOS.filter((key) => keys.has(key))
     .map((key) => all[key])
@@ -452,6 +501,7 @@ interface Run {
   logDir: string;
   reader: BenchUser;
   writer: BenchUser;
+  targets: Targets;
 }
 
 /** A fresh directory for the CPU profile of a phase's site, when --cpu-prof was given. */
@@ -466,7 +516,7 @@ function profileDir(run: Run, phase: string): string | undefined {
 
 /** Phase 1: the site and the ceiling under load. Returns the results, or [] if none ran. */
 async function loadPhase(run: Run): Promise<LoadResult[]> {
-  const { options, database, logDir, reader, writer } = run;
+  const { options, database, logDir, reader, writer, targets } = run;
   const site = await startSite(
     database,
     options,
@@ -499,7 +549,7 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
     await verifyIdenticalJson(site, ceiling, reader, options.items);
   }
 
-  let scenarios = scenariosFor(options.only, site, ceiling, reader, writer);
+  let scenarios = scenariosFor(options.only, site, ceiling, reader, writer, targets);
   let cluster: ServerProcess | undefined;
   if (options.webConcurrency > 1) {
     cluster = await startSite(
@@ -523,6 +573,7 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
       undefined,
       reader,
       writer,
+      targets,
       `site×${options.webConcurrency}`,
     );
     // Each of the site's scenarios beside its counterpart, so both see the same drift.
@@ -573,6 +624,17 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
         (perRound.length > 1 ? `; round by round ${perRound.map(percent).join(', ')}` : '') +
         `; by CPU per request ${percent(ceilingResult.cpuMsPerRequest / result.cpuMsPerRequest)} ` +
         `(${result.cpuMsPerRequest.toFixed(2)} vs ${ceilingResult.cpuMsPerRequest.toFixed(2)} ms)`,
+    );
+  }
+
+  const main = results.find((r) => r.scenario.key === 'main');
+  const activity = results.find((r) => r.scenario.key === 'activity');
+  if (main && activity) {
+    const ratio = activity.requestsPerSecond / main.requestsPerSecond;
+    console.log(
+      `${activity.scenario.label} (${HISTORY_CHANGES} changes) ÷ ${main.scenario.label}: ` +
+        `${percent(ratio)} (${verdict(ratio, TARGETS.activity)}); CPU per request ` +
+        `${activity.cpuMsPerRequest.toFixed(2)} vs ${main.cpuMsPerRequest.toFixed(2)} ms`,
     );
   }
 
@@ -730,12 +792,12 @@ async function stalledClient(
 
 /** Phase 3: /json/ and / again with one access-log line per request. */
 async function logCostPhase(run: Run, quiet: LoadResult[]): Promise<LoadResult[]> {
-  const { options, database, logDir, reader, writer } = run;
+  const { options, database, logDir, reader, writer, targets } = run;
   const keys = new Set([...options.only].filter((key) => key === 'json' || key === 'main'));
   const site = await startSite(database, options, 'info', logDir);
   console.log(`\nthe same site at LOG_LEVEL=info (access log to a file):`);
   const results = await runRounds(
-    scenariosFor(keys, site, undefined, reader, writer),
+    scenariosFor(keys, site, undefined, reader, writer, targets),
     options,
     options.rounds,
   );
@@ -793,9 +855,29 @@ export async function main(argv: string[]): Promise<number> {
     const reader = await createUser(db, 'bench_reader');
     const writer = await createUser(db, 'bench_writer', WRITER_SESSIONS);
     await seedItems(db, reader.id, options.items);
+    const targets: Targets = {};
+    if (options.only.has('adjust')) {
+      await seedItems(db, writer.id, 1);
+      // Far from 0: ten connections stepping up and down in turn may take several down at once.
+      await db
+        .updateTable('items')
+        .set({ amount: 1_000_000 })
+        .where('created_by', '=', writer.id)
+        .execute();
+      targets.adjustItemId = (
+        await db
+          .selectFrom('items')
+          .select('id')
+          .where('created_by', '=', writer.id)
+          .executeTakeFirstOrThrow()
+      ).id;
+    }
+    if (options.only.has('activity')) {
+      targets.historyInventoryId = await seedHistory(db, reader.id, HISTORY_CHANGES);
+    }
     console.log(`PostgreSQL: ${database.version}`);
     console.log(`database: ${database.name}; ${options.items} items for ${reader.username}`);
-    const run: Run = { profiles: new Map(), options, database, logDir, reader, writer };
+    const run: Run = { profiles: new Map(), options, database, logDir, reader, writer, targets };
     let allOk = true;
     let results: LoadResult[] = [];
     if (options.only.size > 0) {

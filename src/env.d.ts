@@ -16,6 +16,7 @@ declare namespace App {
     /** The personal API token a request came with instead of a session, if any. */
     token: {
       id: number;
+      name: string;
       scope: import('./lib/server/db/types.ts').TokenScope;
       /** The one inventory the token may reach, or null for all of its owner's. */
       inventoryId: number | null;

@@ -11,6 +11,8 @@ import { authenticateApiToken } from './lib/server/auth/tokens.ts';
 import { isDatabaseUnavailable } from './lib/server/db/connect.ts';
 import { db } from './lib/server/db/index.ts';
 import { GateBusyError } from './lib/server/fair-gate.ts';
+// Started with the pipeline, so every server process runs it.
+import './lib/server/hourly.ts';
 import {
   prefersHtml,
   problemResponse,
@@ -201,7 +203,12 @@ async function authenticateToken(
     });
   }
   locals.user = { id: owner.userId, username: owner.username };
-  locals.token = { id: owner.tokenId, scope: owner.scope, inventoryId: owner.inventoryId };
+  locals.token = {
+    id: owner.tokenId,
+    name: owner.tokenName,
+    scope: owner.scope,
+    inventoryId: owner.inventoryId,
+  };
   return undefined;
 }
 

@@ -8,7 +8,8 @@ import type { ItemJson, ItemListJson } from './contracts/items.ts';
  */
 
 export type ApiResult<T> =
-  | { ok: true; status: number; data: T }
+  /** `change`: the change it made, from the `Change-Id` header, to undo it by. */
+  | { ok: true; status: number; data: T; change: number | null }
   | { ok: false; status: number; message: string; fields: Record<string, string[]> };
 
 const NETWORK_MESSAGE = 'Could not reach the server. Check your connection and try again.';
@@ -35,18 +36,27 @@ async function call<T>(
   } catch {
     return { ok: false, status: 0, message: NETWORK_MESSAGE, fields: {} };
   }
-  if (response.status === 204) return { ok: true, status: 204, data: undefined as T };
+  const change = Number(response.headers.get('Change-Id')) || null;
+  if (response.status === 204) return { ok: true, status: 204, data: undefined as T, change };
   const payload = (await response.json().catch(() => null)) as
     | (T & { error?: undefined })
     | { error?: { message?: string; fields?: Record<string, string[]> } }
     | null;
-  if (response.ok && payload) return { ok: true, status: response.status, data: payload as T };
+  if (response.ok && payload) {
+    return { ok: true, status: response.status, data: payload as T, change };
+  }
   const error = payload && 'error' in payload ? payload.error : undefined;
   const message =
     response.status === 401
       ? SIGNED_OUT_MESSAGE
       : (error?.message ?? `The server answered ${response.status}.`);
   return { ok: false, status: response.status, message, fields: error?.fields ?? {} };
+}
+
+/** What the add-item island tells the table (the `item-added` event's detail). */
+export interface ItemAdded {
+  item: ItemJson;
+  change: number | null;
 }
 
 export function createItem(input: ItemInput, idempotencyKey: string, inventory?: number) {

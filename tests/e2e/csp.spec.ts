@@ -35,7 +35,8 @@ function addForm(page: Page) {
     name: form.getByLabel('Name', { exact: true }),
     amount: form.getByLabel('Amount', { exact: true }),
     submit: form.getByRole('button', { name: 'Add Item' }),
-    status: form.getByRole('status'),
+    // What an add says is the page's notice, beside its Undo button.
+    status: form.page().locator('section.inventory [data-announce]'),
   };
 }
 

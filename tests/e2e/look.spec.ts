@@ -143,7 +143,12 @@ test('every page fits every width, light and dark, with the longest data', async
     await seed(page, `Item number ${index}`, index * 1000, index % 4 === 0 ? 'A short note' : '');
   }
   await seed(page, `Another ${'long'.repeat(40)}`, 2_147_483_647, 'Two\nlines');
-  await seed(page, LONG_NAME, 0, LONG_DESCRIPTION);
+  const trashed = await seed(page, LONG_NAME, 0, LONG_DESCRIPTION);
+  // One in the trash, and a history with the longest names in it.
+  const deleted = await page.request.delete(`/api/items/${trashed}`, {
+    headers: { Origin: new URL(page.url()).origin },
+  });
+  expect(deleted.status()).toBe(204);
   const { inventory: personal } = (
     (await (await page.request.get('/api/items?limit=1')).json()) as {
       items: { inventory: number }[];
@@ -213,6 +218,11 @@ test('every page fits every width, light and dark, with the longest data', async
         ['tags', page, `/inventories/${shared.id}/tags`],
         ['locations-empty', page, `/inventories/${personal}/locations`],
         ['tags-empty', page, `/inventories/${personal}/tags`],
+        ['activity', page, `/inventories/${personal}/activity`],
+        ['activity-shared', page, `/inventories/${shared.id}/activity`],
+        ['trash', page, `/inventories/${personal}/trash`],
+        ['trash-empty', page, `/inventories/${shared.id}/trash`],
+        ['item-history', page, `/items/${worst}/`],
         // Last: `/` opens the inventory used last, and the loop starts there again.
         ['my-items', page, `/inventories/${personal}/`],
       ];

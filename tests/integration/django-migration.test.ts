@@ -306,7 +306,7 @@ describe.each(BACKENDS)('importing from Django on %s', (backend) => {
     await database.drop();
   });
   beforeEach(async () => {
-    await sql`truncate users, items, sessions, auth_throttle, django_imports restart identity cascade`.execute(
+    await sql`truncate users, stored_items, sessions, auth_throttle, django_imports restart identity cascade`.execute(
       db,
     );
   });

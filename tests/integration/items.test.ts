@@ -727,6 +727,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       expect(updated).toEqual({
         status: 'changed',
         item: { ...mine, amount: 6, version: 2, updatedAt: expect.any(Date) },
+        changeId: expect.any(Number),
       });
     });
 
@@ -753,7 +754,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         deleteItemForMember(database.db, member(userId), 'edit', mine.id);
       expect(await remove(stranger)).toEqual({ status: 'not-found' });
       await expectUnchanged(owner, mine);
-      expect(await remove(owner)).toEqual({ status: 'deleted' });
+      expect(await remove(owner)).toEqual({ status: 'deleted', changeId: expect.any(Number) });
       expect(await findItemForMember(database.db, member(owner), 'read', mine.id)).toBeUndefined();
       expect(await remove(owner)).toEqual({ status: 'not-found' });
     });
@@ -800,6 +801,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       expect(up).toEqual({
         status: 'adjusted',
         item: { ...created, ...changed, amount: 2, version: 2 },
+        changeId: expect.any(Number),
       });
       const down = await adjustItemAmountForMember(
         database.db,
@@ -811,6 +813,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
       expect(down).toEqual({
         status: 'adjusted',
         item: { ...created, ...changed, amount: 0, version: 3 },
+        changeId: expect.any(Number),
       });
     });
 
@@ -849,7 +852,7 @@ describe.each(BACKENDS)('items on %s', (backend) => {
         1,
       );
       const atMost = { ...almost!, amount: AMOUNT_MAX, version: 2, updatedAt: expect.any(Date) };
-      expect(full).toEqual({ status: 'adjusted', item: atMost });
+      expect(full).toEqual({ status: 'adjusted', item: atMost, changeId: expect.any(Number) });
       for (const delta of [1, AMOUNT_MAX]) {
         expect(
           await adjustItemAmountForMember(database.db, member(owner), 'edit', almost!.id, delta),

@@ -265,7 +265,7 @@ describe('the embedded database', () => {
       const reopened = openDatabase({ dataDir });
       try {
         const items = await sql<{ reltuples: number }>`
-          select reltuples from pg_class where relname = 'items'`.execute(reopened.db);
+          select reltuples from pg_class where relname = 'stored_items'`.execute(reopened.db);
         expect(items.rows[0]?.reltuples).toBe(5000);
         // With them, one inventory's keyset batch walks the (inventory_id, id) index instead
         // of fetching and sorting all of its items for every batch.
@@ -390,5 +390,77 @@ describe.each(BACKENDS)('the places-and-tags migration on %s', (backend) => {
     // Deleting the inventory takes its locations, a parent and its child in one statement.
     await old.deleteFrom('inventories').where('id', '=', inventoryId).execute();
     expect(await db.selectFrom('locations').selectAll().execute()).toEqual([]);
+  });
+
+  const HISTORY = '20261204000000_history_and_trash';
+
+  it('keeps every item through the trash and history migration, records from then on, and goes back', async () => {
+    database = await createTestDatabase(backend, { migrated: false });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const old = database.db as unknown as Kysely<any>;
+    const migrator = new Migrator({
+      db: old,
+      provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }),
+    });
+    expect((await migrator.migrateTo(PLACES)).error).toBeUndefined();
+    const { id: userId } = await old
+      .insertInto('users')
+      .values({ username: 'alice', username_key: 'alice', password_hash: 'x' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id: inventoryId } = await old
+      .insertInto('inventories')
+      .values({ name: 'Shared' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await old
+      .insertInto('items')
+      .values(
+        ['Lamp', 'Rope', 'Tent'].map((name, n) => ({
+          inventory_id: inventoryId,
+          created_by: userId,
+          name,
+          amount: n,
+        })),
+      )
+      .execute();
+    const itemsNow = () => old.selectFrom('items').selectAll().orderBy('id').execute();
+    const before = await itemsNow();
+
+    expect((await migrator.migrateTo(HISTORY)).error).toBeUndefined();
+    // The same rows through the view, and no history made up for them.
+    expect(await itemsNow()).toEqual(before);
+    expect(await old.selectFrom('changes').selectAll().execute()).toEqual([]);
+    const [lamp, rope] = before as { id: number }[];
+    await old.updateTable('items').set({ amount: 9 }).where('id', '=', lamp!.id).execute();
+    expect(
+      await old
+        .selectFrom('item_changes')
+        .select(['item_id', 'field', 'before', 'after'])
+        .execute(),
+    ).toEqual([{ item_id: lamp!.id, field: 'amount', before: 0, after: 9 }]);
+    await old
+      .updateTable('stored_items')
+      .set({ deleted_at: sql`now()` })
+      .where('id', '=', rope!.id)
+      .execute();
+    expect((await itemsNow()).map((row) => row.id)).not.toContain(rope!.id);
+
+    // Back: what was in the trash is gone, the rest as it is, and items is a table again.
+    expect((await migrator.migrateTo(PLACES)).error).toBeUndefined();
+    expect(await itemsNow()).toEqual(
+      before
+        .filter((row) => row.id !== rope!.id)
+        .map((row) => (row.id === lamp!.id ? { ...row, amount: 9 } : row)),
+    );
+    const tables = await sql<{ table_name: string; table_type: string }>`
+      select table_name, table_type from information_schema.tables
+      where table_schema = 'public'`.execute(old);
+    const types = new Map(tables.rows.map((row) => [row.table_name, row.table_type]));
+    expect(types.get('items')).toBe('BASE TABLE');
+    for (const gone of ['stored_items', 'changes', 'item_changes'])
+      expect(types.has(gone)).toBe(false);
+    // And forward again: the way back left nothing in the way.
+    expect((await migrator.migrateTo(HISTORY)).error).toBeUndefined();
   });
 });

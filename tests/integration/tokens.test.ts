@@ -139,6 +139,7 @@ describe.each(BACKENDS)('the token module on %s', (backend) => {
     const write = await make(userId, 'read-write');
     expect(await authenticateApiToken(db, read.token)).toEqual({
       tokenId: read.record.id,
+      tokenName: read.record.name,
       userId,
       username,
       scope: 'read',

@@ -83,7 +83,7 @@ describe.each(BACKENDS)('attacks on the Django import on %s', (backend) => {
   afterAll(() => database.drop());
   // Each attack is on a new site, as the import wants it: no users, no items, ids from 1.
   beforeEach(async () => {
-    await sql`truncate users, items, auth_throttle, django_imports restart identity cascade`.execute(
+    await sql`truncate users, stored_items, auth_throttle, django_imports restart identity cascade`.execute(
       db,
     );
   });

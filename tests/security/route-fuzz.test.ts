@@ -343,6 +343,48 @@ const ENDPOINTS: readonly Endpoint[] = [
     risky: true,
     sameRoute: true,
   },
+  // `{id}` is an item's id, a change's (undo) or an inventory's (activity, trash): as above,
+  // an item id names none of the fuzz user's, or another's, or none.
+  {
+    name: 'API: item history',
+    path: '/api/items/{id}/history',
+    method: 'GET',
+    query: { before: '100', limit: '10' },
+  },
+  { name: 'API: restore', path: '/api/items/{id}/restore', method: 'POST' },
+  // Undoing the fuzz user's own add puts its item in the trash.
+  { name: 'API: undo', path: '/api/changes/{id}/undo', method: 'POST', risky: true },
+  {
+    name: 'API: activity',
+    path: '/api/inventories/{id}/activity',
+    method: 'GET',
+    query: { before: '100', member: '1', item: '1', limit: '10' },
+  },
+  { name: 'API: trash', path: '/api/inventories/{id}/trash', method: 'GET', query: { page: '1' } },
+  {
+    name: 'activity page',
+    path: '/inventories/{id}/activity',
+    method: 'GET',
+    page: true,
+    query: { before: '100', member: '1', item: '1', limit: '10' },
+  },
+  {
+    name: 'trash page',
+    path: '/inventories/{id}/trash',
+    method: 'POST',
+    page: true,
+    form: { action: 'restore', item: '1' },
+    extra: { action: () => ['empty', '', 'RESTORE'], item: (w) => [own(w), theirs(w), '0'] },
+    risky: true,
+  },
+  {
+    name: 'undo (form)',
+    path: '/changes/{id}/undo',
+    method: 'POST',
+    page: true,
+    form: { return_to: '/' },
+    risky: true,
+  },
   { name: 'item page', path: '/items/{id}/', method: 'GET', page: true },
   { name: 'locations page', path: '/inventories/{id}/locations', method: 'GET', page: true },
   { name: 'location page', path: '/locations/{id}/', method: 'GET', page: true },
@@ -2025,8 +2067,9 @@ function mayHaveHarmedFuzzer(
   // A refused request (4xx) changed nothing; anything else may have.
   if (answer.answered && answer.status >= 400 && answer.status < 500) return false;
   if (!spec.endpoint.risky || !['POST', 'DELETE'].includes(spec.method)) return false;
-  // Deleting an item through the API needs no session; everything else here does.
-  if (spec.endpoint.name === 'API: item') return true;
+  // Deleting an item (or undoing its add) through the API needs no session; everything else
+  // here does.
+  if (spec.endpoint.name === 'API: item' || spec.endpoint.name === 'API: undo') return true;
   const session = w.fuzzer.client.cookie;
   return request.headers.some(
     ([name, value]) => named('Cookie')([name, value]) && !!session && value.includes(session),

@@ -31,6 +31,10 @@ export const ERROR_CODES = [
   'version_conflict',
   /** `If-Match` names a version the item is no longer at. */
   'precondition_failed',
+  /** An undo refused: an item it would revert changed again since. */
+  'changed_since',
+  /** An undo refused: a purge, a purged item, a deleted location. */
+  'not_undoable',
   /** The change would leave an inventory without an owner. */
   'last_owner',
   /** A personal inventory ("My items") cannot be deleted. */

@@ -69,7 +69,8 @@ export const itemListSchema = z.strictObject({
 });
 export type ItemListJson = z.output<typeof itemListSchema>;
 
-function wholeNumberParam(min: number, max: number) {
+/** A whole-number query parameter from `min` to `max`, with the message a client reads. */
+export function wholeNumberParam(min: number, max: number) {
   const message = `Enter a whole number from ${min} to ${max}.`;
   return z
     .string()

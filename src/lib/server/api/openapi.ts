@@ -28,6 +28,16 @@ import {
 } from '../../contracts/items.ts';
 import { MAX_ROW_ID } from '../../contracts/ids.ts';
 import {
+  activityQuerySchema,
+  changeListSchema,
+  changeSchema,
+  MAX_CHANGES_PER_PAGE,
+  TRASH_PAGE_SIZE,
+  trashListSchema,
+  trashQuerySchema,
+  undoResultSchema,
+} from '../../contracts/history.ts';
+import {
   inventoryTagListSchema,
   itemPlacesSchema,
   LOCATION_MAX_DEPTH,
@@ -211,6 +221,10 @@ const componentSchemas = {
     Location: locationSchema,
     LocationList: locationListSchema,
     TagList: inventoryTagListSchema,
+    Change: changeSchema,
+    ChangeList: changeListSchema,
+    UndoResult: undoResultSchema,
+    TrashList: trashListSchema,
     Error: errorBodySchema,
   }),
   ...documented('input', {
@@ -224,21 +238,29 @@ const componentSchemas = {
   }),
 };
 
-/** The list's query parameters, from the schema the API parses them with. */
-const listQuery = z.toJSONSchema(itemListQuerySchema, { io: 'input' }) as {
-  properties: Record<string, JsonSchema>;
-};
-const listParameters = Object.entries(listQuery.properties).map(([param, schema]) => {
-  const { description: about, ...rest } = schema;
-  return {
-    name: param,
-    in: 'query',
-    ...(about ? { description: about } : {}),
-    // A list is sent as the parameter repeated: `?tag=red&tag=tools`.
-    ...(rest.type === 'array' ? { style: 'form', explode: true } : {}),
-    schema: rest,
+/** A query string's parameters, from the schema the API parses them with. */
+function queryParameters(schema: z.core.$ZodType) {
+  const query = z.toJSONSchema(schema, { io: 'input' }) as {
+    properties: Record<string, JsonSchema>;
   };
-});
+  return Object.entries(query.properties).map(([param, schema]) => {
+    const { description: about, ...rest } = schema;
+    return {
+      name: param,
+      in: 'query',
+      ...(about ? { description: about } : {}),
+      // A list is sent as the parameter repeated: `?tag=red&tag=tools`.
+      ...(rest.type === 'array' ? { style: 'form', explode: true } : {}),
+      schema: rest,
+    };
+  });
+}
+
+const listParameters = queryParameters(itemListQuerySchema);
+const activityParameters = queryParameters(activityQuerySchema);
+// An item's history reads the same `before` and `limit` as the Activity list.
+const historyParameters = activityParameters.filter((p) => ['before', 'limit'].includes(p.name));
+const trashParameters = queryParameters(trashQuerySchema);
 
 const ref = (name: string) => ({ $ref: `#/components/${name}` });
 
@@ -246,6 +268,16 @@ const errorResponse = (summary: string) => ({
   description: summary,
   content: { 'application/json': { schema: ref('schemas/Error') } },
 });
+
+/** The change a write recorded, to undo it by. */
+const changeIdHeader = {
+  'Change-Id': {
+    description:
+      'The id of the change this request recorded: `POST /api/changes/{id}/undo` reverts ' +
+      'it. Absent when nothing changed (a patch that saved the same values).',
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  },
+};
 
 const etagHeader = {
   ETag: {
@@ -435,7 +467,7 @@ export const OPENAPI_DOCUMENT = {
         ],
         requestBody: jsonBody('ItemInput'),
         responses: {
-          '201': itemResponse('Stored.', locationHeader('item')),
+          '201': itemResponse('Stored.', { ...locationHeader('item'), ...changeIdHeader }),
           '200': itemResponse(
             'The item an earlier request with the same Idempotency-Key stored.',
             locationHeader('item'),
@@ -467,7 +499,7 @@ export const OPENAPI_DOCUMENT = {
         parameters: [ifMatchParameter],
         requestBody: jsonBody('ItemPatch'),
         responses: {
-          '200': itemResponse('The changed item.'),
+          '200': itemResponse('The changed item.', changeIdHeader),
           '404': ref('responses/NotFound'),
           '412': preconditionFailedResponse,
           ...changeErrors,
@@ -480,7 +512,12 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Delete an item',
         parameters: [ifMatchParameter],
         responses: {
-          '204': { description: 'Deleted.' },
+          '204': {
+            description:
+              'Moved to the trash (`GET /api/inventories/{id}/trash`): it answers 404 from now ' +
+              'on, until restored; purged after 30 days.',
+            headers: changeIdHeader,
+          },
           '404': ref('responses/NotFound'),
           '412': preconditionFailedResponse,
           ...changeErrors,
@@ -496,7 +533,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Add to or take from an item’s amount, atomically',
         requestBody: jsonBody('Adjustment'),
         responses: {
-          '200': itemResponse('The item with its new amount.'),
+          '200': itemResponse('The item with its new amount.', changeIdHeader),
           '404': ref('responses/NotFound'),
           '409': {
             ...errorResponse(
@@ -504,6 +541,78 @@ export const OPENAPI_DOCUMENT = {
             ),
             headers: etagHeader,
           },
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/items/{id}/history': {
+      parameters: [itemIdParameter],
+      get: {
+        operationId: 'getItemHistory',
+        summary: 'An item’s history, newest first (any member)',
+        description:
+          'Each change with this item’s fields only. An item in the trash answers 404; its ' +
+          'history comes back with it.',
+        parameters: historyParameters,
+        responses: {
+          '200': jsonResponse('A page of its changes.', 'ChangeList'),
+          '400': ref('responses/BadRequest'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/items/{id}/restore': {
+      parameters: [
+        {
+          ...itemIdParameter,
+          description:
+            'The id of an item in the trash; one not in the trash, or in an inventory the ' +
+            'caller is not in, answers 404.',
+        },
+      ],
+      post: {
+        operationId: 'restoreItem',
+        security: WRITE_SECURITY,
+        summary: 'Bring an item back from the trash, where it was (editors and owners)',
+        responses: {
+          '200': itemResponse('The restored item.', changeIdHeader),
+          '404': ref('responses/NotFound'),
+          ...changeErrors,
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/changes/{id}/undo': {
+      parameters: [
+        {
+          name: 'id',
+          in: 'path',
+          required: true,
+          description:
+            'The change id (`Change-Id` of a write, or `id` of a change in a history): ' +
+            'digits; a change in an inventory the caller is not in answers like a missing one ' +
+            '(404).',
+          schema: { type: 'string', pattern: '^[0-9]+$' },
+        },
+      ],
+      post: {
+        operationId: 'undoChange',
+        security: WRITE_SECURITY,
+        summary: 'Undo a change, all of it or nothing (editors and owners)',
+        description:
+          'The undo is a change of its own (`via` `undo`, `undoes` the id): undoing it redoes. ' +
+          'An item the change added goes to the trash; one it deleted comes back.',
+        responses: {
+          '200': jsonResponse('Undone: the undo’s own change.', 'UndoResult', changeIdHeader),
+          '404': ref('responses/NotFound'),
+          '409': errorResponse(
+            'Not undone, nothing changed: an item changed again since (`changed_since`; the ' +
+              'message names the item, who changed it and when: undo that change first), or ' +
+              'the change cannot be undone (`not_undoable`: a purge, an item purged since, a ' +
+              'location deleted since).',
+          ),
           ...changeErrors,
           ...commonErrors,
         },
@@ -653,6 +762,38 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/api/inventories/{id}/activity': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'listActivity',
+        summary: 'An inventory’s changes, newest first (any member)',
+        description:
+          `At most ${MAX_CHANGES_PER_PAGE} changes a page, each with every field it changed; ` +
+          'the next, older page is `before=<next_before>`.',
+        parameters: activityParameters,
+        responses: {
+          '200': jsonResponse('A page of its changes.', 'ChangeList'),
+          '400': ref('responses/BadRequest'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}/trash': {
+      parameters: [inventoryIdParameter],
+      get: {
+        operationId: 'listTrash',
+        summary: 'An inventory’s trash, most recently deleted first (any member)',
+        description: `${TRASH_PAGE_SIZE} items a page; each is purged 30 days after its delete.`,
+        parameters: trashParameters,
+        responses: {
+          '200': jsonResponse('A page of the trash.', 'TrashList'),
+          '400': ref('responses/BadRequest'),
+          '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
     '/api/locations/{id}': {
       parameters: [locationIdParameter],
       get: {
@@ -765,7 +906,8 @@ export const OPENAPI_DOCUMENT = {
           '(`forbidden`, the message says which). Nothing changed.',
       ),
       NotFound: errorResponse(
-        'No such item, inventory, location, member or user that the caller can see (`not_found`); ' +
+        'No such item, inventory, location, change, member or user that the caller can see ' +
+          '(`not_found`); an item in the trash too, except to restore it; ' +
           'anything in an inventory the caller is not a member of answers the same way. Ids ' +
           `go up to ${MAX_ROW_ID}.`,
       ),

@@ -73,7 +73,7 @@ const NAMED_NOTICES = {
   'item-added': (name: string, amount: number) =>
     `Added “${name}” (amount ${formatNumber(amount)}).`,
   'item-saved': (name: string) => `Saved the changes to “${name}”.`,
-  'item-deleted': (name: string) => `Deleted “${name}”.`,
+  'item-deleted': (name: string) => `Moved “${name}” to the trash.`,
   'item-adjusted': (name: string, amount: number) => `“${name}”: amount ${formatNumber(amount)}.`,
   'location-created': (name: string) => `Added the location “${name}”.`,
   'location-changed': (name: string) => `Saved the location “${name}”.`,
@@ -81,10 +81,29 @@ const NAMED_NOTICES = {
   'tag-renamed': (name: string) => `Renamed the tag to “${name}”.`,
   'tag-merged': (name: string) => `Merged the tag into “${name}”.`,
   'tag-deleted': (name: string) => `Deleted the tag “${name}”; its items keep everything else.`,
+  'item-restored': (name: string) => `Restored “${name}” from the trash.`,
+  'change-undone': (name: string) => `Undid the change to ${name}.`,
+  'trash-emptied': (name: string) => `Emptied the trash: ${name} deleted for good.`,
 } as const;
 
-/** `amount` only for the item notices that show one. */
-type NamedNotice = { about: keyof typeof NAMED_NOTICES; name: string; amount?: number };
+/**
+ * `amount` only for the item notices that show one; `change` when the notice offers to undo
+ * what it tells of (the change's id).
+ */
+type NamedNotice = {
+  about: keyof typeof NAMED_NOTICES;
+  name: string;
+  amount?: number;
+  change?: number | null;
+};
+
+/** A notice as a page shows it: its sentence, and the change its Undo button reverts. */
+export interface ShownNotice {
+  text: string;
+  undo: number | null;
+  /** The change undone was itself an undo: the button reads "Redo". */
+  redo: boolean;
+}
 
 export type Notice = keyof typeof NOTICES | NamedNotice;
 
@@ -92,7 +111,7 @@ export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
   const value =
     typeof notice === 'string'
       ? notice
-      : JSON.stringify([notice.about, notice.name, notice.amount ?? 0]);
+      : JSON.stringify([notice.about, notice.name, notice.amount ?? 0, notice.change ?? 0]);
   cookies.set(NOTICE_COOKIE, value, {
     httpOnly: true,
     sameSite: 'lax',
@@ -102,29 +121,44 @@ export function setNotice({ cookies, secure }: CookieContext, notice: Notice) {
   });
 }
 
-/** The sentence a notice cookie stands for; anything else (planted, outdated) is nothing. */
-function noticeText(value: string): string | undefined {
-  if (Object.hasOwn(NOTICES, value)) return NOTICES[value as keyof typeof NOTICES];
+/**
+ * What a notice cookie stands for; anything else (planted, outdated) is nothing. A planted
+ * change id is harmless: undoing it checks the change and the caller's role like any other.
+ */
+function readNotice(value: string): ShownNotice | undefined {
+  if (Object.hasOwn(NOTICES, value)) {
+    return { text: NOTICES[value as keyof typeof NOTICES], undo: null, redo: false };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
-  const [about, name, amount] = parsed as unknown[];
+  if (!Array.isArray(parsed) || parsed.length !== 4) return undefined;
+  const [about, name, amount, change] = parsed as unknown[];
   if (typeof about !== 'string' || !Object.hasOwn(NAMED_NOTICES, about)) return undefined;
-  if (typeof name !== 'string' || name.length > 255) return undefined;
+  if (typeof name !== 'string' || name.length > 300) return undefined;
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount)) return undefined;
-  return NAMED_NOTICES[about as NamedNotice['about']](name, amount);
+  if (typeof change !== 'number' || !Number.isSafeInteger(change) || change < 0) return undefined;
+  return {
+    text: NAMED_NOTICES[about as NamedNotice['about']](name, amount),
+    undo: change === 0 ? null : change,
+    redo: about === 'change-undone',
+  };
 }
 
-/** Reads the notice and deletes it, so it shows once; answers its sentence. */
-export function takeNotice({ cookies, secure }: CookieContext): string | undefined {
+/** Reads the notice and deletes it, so it shows once; answers it with its Undo, if any. */
+export function takeNoticeWithUndo({ cookies, secure }: CookieContext): ShownNotice | undefined {
   const value = cookies.get(NOTICE_COOKIE)?.value;
   if (value === undefined) return undefined;
   cookies.delete(NOTICE_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
-  return noticeText(value);
+  return readNotice(value);
+}
+
+/** Reads the notice and deletes it, so it shows once; answers its sentence. */
+export function takeNotice(context: CookieContext): string | undefined {
+  return takeNoticeWithUndo(context)?.text;
 }
 
 /**

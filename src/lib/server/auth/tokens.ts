@@ -27,6 +27,8 @@ export interface ApiToken {
 
 export interface TokenOwner {
   tokenId: number;
+  /** What its owner called it: the history names the token a change came through. */
+  tokenName: string;
   userId: number;
   username: string;
   scope: TokenScope;
@@ -198,6 +200,7 @@ export async function authenticateApiToken(
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
     .select([
       'api_tokens.id as tokenId',
+      'api_tokens.name as tokenName',
       'api_tokens.user_id as userId',
       'api_tokens.scope as scope',
       'api_tokens.last_used_at as lastUsedAt',
@@ -229,6 +232,7 @@ export async function authenticateApiToken(
   }
   return {
     tokenId: row.tokenId,
+    tokenName: row.tokenName,
     userId: row.userId,
     username: row.username,
     scope: row.scope,

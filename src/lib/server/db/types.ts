@@ -1,11 +1,17 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { CHANGE_ACTIONS, CHANGE_VIAS } from '../../contracts/history.ts';
 import type { Role } from '../../contracts/inventories.ts';
 
 /** The database as Kysely sees it: one interface per table, named after the table. */
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  /** The items not in the trash (a view of `stored_items`). */
   items: ItemsTable;
+  /** Every item, in the trash or not. */
+  stored_items: StoredItemsTable;
+  changes: ChangesTable;
+  item_changes: ItemChangesTable;
   inventories: InventoriesTable;
   memberships: MembershipsTable;
   invite_links: InviteLinksTable;
@@ -59,6 +65,37 @@ export interface ItemsTable {
   location_id: ColumnType<number | null, number | null | undefined, number | null>;
   /** Below this amount the item is low; null for no minimum. */
   min_amount: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface StoredItemsTable extends ItemsTable {
+  /** When it went to the trash; null while it is not there. */
+  deleted_at: ColumnType<Date | null, never, Date | null>;
+  deleted_by: ColumnType<number | null, never, number | null>;
+}
+
+export type ChangeVia = (typeof CHANGE_VIAS)[number];
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
+
+/** One change (one transaction) in an inventory; its rows are written by the triggers. */
+export interface ChangesTable {
+  id: Generated<number>;
+  inventory_id: number;
+  at: ColumnType<Date, never, never>;
+  actor_id: ColumnType<number | null, never, never>;
+  via: ColumnType<ChangeVia, never, never>;
+  token_name: ColumnType<string | null, never, never>;
+  action: ColumnType<ChangeAction, never, never>;
+  /** The change this one undid. */
+  undoes_id: ColumnType<number | null, never, never>;
+}
+
+/** A field's value before and after a change (a tag: its name after when added, before when removed). */
+export interface ItemChangesTable {
+  change_id: number;
+  item_id: number;
+  field: string;
+  before: unknown;
+  after: unknown;
 }
 
 export interface LocationsTable {

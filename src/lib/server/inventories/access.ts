@@ -25,12 +25,17 @@ export const allows = (role: Role, need: Need): boolean => ROLES_FOR[need].inclu
 export interface Caller {
   userId: number;
   onlyInventoryId: number | null;
+  /** The token a request came with (its name goes in the history); absent for the site's pages. */
+  tokenName?: string;
 }
 
 /** The caller of a request, from what the pipeline put in `locals`. */
 export function callerOf(locals: Pick<App.Locals, 'user' | 'token'>): Caller {
   if (!locals.user) throw new Error('callerOf() needs a signed-in request');
-  return { userId: locals.user.id, onlyInventoryId: locals.token?.inventoryId ?? null };
+  const { token } = locals;
+  return token
+    ? { userId: locals.user.id, onlyInventoryId: token.inventoryId, tokenName: token.name }
+    : { userId: locals.user.id, onlyInventoryId: null };
 }
 
 /** Why something the caller asked for is not done. */

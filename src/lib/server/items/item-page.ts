@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Role } from '../../contracts/inventories.ts';
 import type { Database } from '../db/types.ts';
+import { listItemHistoryForMember, type ChangePage } from '../history/changes.ts';
+import { loadChangeLabels, type ChangeLabels } from '../history/describe.ts';
 import { allows, type Caller } from '../inventories/access.ts';
 import { findItemWithRole, type Item } from './items.ts';
 import { listLocationsForMember, type Location } from './locations.ts';
@@ -19,7 +21,13 @@ export interface ItemPageView {
   locationTrail: Location[];
   /** Who saved the last change; null once that account is deleted. */
   updatedBy: string | null;
+  /** Its latest changes, newest first. */
+  history: ChangePage;
+  historyLabels: ChangeLabels;
 }
+
+/** How many of its changes the item page lists; the Activity page has them all. */
+const HISTORY_ON_ITEM_PAGE = 10;
 
 export async function loadItemPage(
   db: Kysely<Database>,
@@ -29,7 +37,7 @@ export async function loadItemPage(
   const found = await findItemWithRole(db, caller, id);
   if (!found) return undefined;
   const { item, role } = found;
-  const [inventory, editor, locations] = await Promise.all([
+  const [inventory, editor, locations, history] = await Promise.all([
     db
       .selectFrom('inventories')
       .select('name')
@@ -44,7 +52,9 @@ export async function loadItemPage(
     item.locationId === null
       ? Promise.resolve([])
       : listLocationsForMember(db, caller, 'read', item.inventoryId),
+    listItemHistoryForMember(db, caller, 'read', id, { limit: HISTORY_ON_ITEM_PAGE }),
   ]);
+  const changes = history ?? { changes: [], before: null };
   const byId = new Map(locations.map((location) => [location.id, location]));
   const locationTrail: Location[] = [];
   for (let at = byId.get(item.locationId ?? 0); at; at = byId.get(at.parentId ?? 0)) {
@@ -57,5 +67,7 @@ export async function loadItemPage(
     inventoryName: inventory.name,
     locationTrail,
     updatedBy: editor?.username ?? null,
+    history: changes,
+    historyLabels: await loadChangeLabels(db, changes.changes),
   };
 }

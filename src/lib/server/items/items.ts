@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { asChange, changeBy, changeMadeIn, inOneStatement } from '../history/record.ts';
 import { AMOUNT_MAX, type ItemInput, type ItemPatch } from '../../contracts/item-input.ts';
 import type { Role } from '../../contracts/inventories.ts';
 import {
@@ -8,9 +9,8 @@ import {
   type ItemListQuery,
 } from '../../contracts/items.ts';
 import type { ItemPlaces } from '../../contracts/places.ts';
-import type { Database } from '../db/types.ts';
+import type { ChangeAction, Database } from '../db/types.ts';
 import { keysetBatches } from '../db/keyset.ts';
-import { inTransaction } from '../db/transaction.ts';
 import {
   allows,
   checkAccess,
@@ -296,8 +296,17 @@ export interface IdempotentRequest {
   route: 'api' | 'form';
 }
 
+/** A change made: the item as it is now, and the change to undo it by (null when none was recorded). */
+interface Changed<S extends string> {
+  status: S;
+  item: Item;
+  changeId: number | null;
+}
+
 export type CreateItemOutcome =
-  | { status: 'created' | 'replayed'; item: Item }
+  | Changed<'created'>
+  /** The key was used before for the same request: the item it stored, nothing new. */
+  | { status: 'replayed'; item: Item }
   /** The key was used before for a different request; nothing was stored. */
   | { status: 'key-reused' }
   | PlaceRefusal
@@ -412,7 +421,8 @@ export async function createItemForMember(
     if (earlier) return earlier;
     const refused = await preparePlaces(db, inventoryId, { locationId, tags });
     if (refused) return refused;
-    const row = await db
+    const statement = inOneStatement(db, added);
+    const inserted = await statement.db
       .insertInto('items')
       .values({
         inventory_id: inventoryId,
@@ -425,24 +435,27 @@ export async function createItemForMember(
         idempotency_fingerprint: fingerprint ?? null,
       })
       .onConflict((oc) => oc.columns(['created_by', 'idempotency_key']).doNothing())
-      .returning(ITEM_COLUMNS)
+      .returning([...ITEM_COLUMNS, statement.changeId.as('change_id')])
       .executeTakeFirst();
-    if (row) {
-      if (tags === undefined || tags.length === 0) {
-        return { status: 'created', item: await oneWithCreator(db, row) };
-      }
-      await setItemTags(db, inventoryId, row.id, tags);
-      return { status: 'created', item: (await findItemForMember(db, caller, 'read', row.id))! };
+    if (inserted) {
+      const { change_id: changeId, ...row } = inserted;
+      if (tags !== undefined && tags.length > 0) await setItemTags(db, inventoryId, row.id, tags);
+      const item =
+        tags === undefined || tags.length === 0
+          ? await oneWithCreator(db, row)
+          : (await findItemForMember(db, caller, 'read', row.id))!;
+      return { status: 'created', item, changeId };
     }
     // Gone between the two statements (deleted meanwhile): the key stands for nothing now.
     return (await storedWithKey(db)) ?? { status: 'key-reused' };
   };
-  // The common case, an item with none of them, stays one statement after the role check.
-  return touchesOtherTables({ locationId, tags }) ? inTransaction(db, store) : store(db);
+  const added = changeBy(caller, 'add');
+  // The common case, an item with neither, stays one statement after the role check.
+  return touchesOtherTables({ locationId, tags }) ? asChange(db, added, store) : store(db);
 }
 
 export type ChangeItemOutcome =
-  | { status: 'changed'; item: Item }
+  | Changed<'changed'>
   /** Someone saved the item since the version the change was made against. */
   | { status: 'conflict'; current: Item }
   | PlaceRefusal
@@ -454,6 +467,14 @@ const changeStamp = (caller: Caller) => ({
   updated_by: caller.userId,
   version: sql<number>`version + 1`,
 });
+
+/** What a patch is, for the history: a move or a retag alone, or an edit. */
+function patchAction(patch: Partial<ItemPatch> & ItemPlaces): ChangeAction {
+  const given = Object.entries(patch).flatMap(([key, value]) => (value === undefined ? [] : [key]));
+  if (given.length === 1 && given[0] === 'locationId') return 'move';
+  if (given.length === 1 && given[0] === 'tags') return 'tag';
+  return 'edit';
+}
 
 /**
  * Changes some fields of an item. With `ifVersion`, only when the item is still at that
@@ -482,17 +503,18 @@ export async function updateItemForMember(
     if (ifVersion !== undefined) update = update.where('version', '=', ifVersion);
     const row = await update.returning(ITEM_COLUMNS).executeTakeFirst();
     if (row) {
-      if (tags === undefined || inventoryId === undefined) {
-        return { status: 'changed', item: await oneWithCreator(db, row) };
-      }
-      await setItemTags(db, inventoryId, id, tags);
-      return { status: 'changed', item: (await findItemForMember(db, caller, 'read', id))! };
+      const retag = tags !== undefined && inventoryId !== undefined;
+      if (retag) await setItemTags(db, inventoryId, id, tags);
+      const item = retag
+        ? (await findItemForMember(db, caller, 'read', id))!
+        : await oneWithCreator(db, row);
+      return { status: 'changed', item, changeId: await changeMadeIn(db, row.inventory_id) };
     }
     const miss = await explainMiss(db, caller, need, id);
     return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
   };
-  if (!touchesOtherTables({ locationId, tags })) return change(db);
-  return inTransaction(db, async (trx) => {
+  return asChange(db, changeBy(caller, patchAction(patch)), async (trx) => {
+    if (!touchesOtherTables({ locationId, tags })) return change(trx);
     const miss = await explainMiss(trx, caller, need, id);
     if (miss.status !== 'allowed') return miss;
     const { inventoryId } = miss.item;
@@ -506,8 +528,7 @@ export async function updateItemForMember(
   });
 }
 
-export type AdjustOutcome =
-  { status: 'adjusted'; item: Item } | { status: 'out-of-range'; item: Item } | Denied;
+export type AdjustOutcome = Changed<'adjusted'> | { status: 'out-of-range'; item: Item } | Denied;
 
 /** Adds `delta` to an item's amount in one statement, refusing to leave 0..2147483647. */
 export async function adjustItemAmountForMember(
@@ -517,23 +538,30 @@ export async function adjustItemAmountForMember(
   id: number,
   delta: number,
 ): Promise<AdjustOutcome> {
-  const row = await db
+  const statement = inOneStatement(db, changeBy(caller, 'adjust'));
+  const adjusted = await statement.db
     .updateTable('items')
     .set({ amount: sql<number>`(amount::bigint + ${delta})::int`, ...changeStamp(caller) })
     .where('inventory_id', 'in', inventoriesFor(db, caller, need))
     .where('id', '=', id)
     .where(sql<boolean>`amount::bigint + ${delta} between 0 and ${AMOUNT_MAX}`)
-    .returning(ITEM_COLUMNS)
+    .returning([...ITEM_COLUMNS, statement.changeId.as('change_id')])
     .executeTakeFirst();
-  if (row) return { status: 'adjusted', item: await oneWithCreator(db, row) };
+  if (adjusted) {
+    const { change_id: changeId, ...row } = adjusted;
+    return { status: 'adjusted', item: await oneWithCreator(db, row), changeId };
+  }
   const miss = await explainMiss(db, caller, need, id);
   return miss.status === 'allowed' ? { status: 'out-of-range', item: miss.item } : miss;
 }
 
 export type DeleteItemOutcome =
-  { status: 'deleted' } | { status: 'conflict'; current: Item } | Denied;
+  { status: 'deleted'; changeId: number | null } | { status: 'conflict'; current: Item } | Denied;
 
-/** Deletes an item; with `ifVersion`, only when it is still at that version. */
+/**
+ * Moves an item to the trash (history/trash.ts lists, restores and purges it); with
+ * `ifVersion`, only when it is still at that version.
+ */
 export async function deleteItemForMember(
   db: Db,
   caller: Caller,
@@ -541,13 +569,16 @@ export async function deleteItemForMember(
   id: number,
   ifVersion?: number,
 ): Promise<DeleteItemOutcome> {
-  let query = db
-    .deleteFrom('items')
+  const statement = inOneStatement(db, changeBy(caller, 'delete'));
+  let query = statement.db
+    .updateTable('stored_items')
+    .set({ deleted_at: sql<Date>`now()`, deleted_by: caller.userId, ...changeStamp(caller) })
     .where('inventory_id', 'in', inventoriesFor(db, caller, need))
-    .where('id', '=', id);
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null);
   if (ifVersion !== undefined) query = query.where('version', '=', ifVersion);
-  const result = await query.executeTakeFirst();
-  if (result.numDeletedRows > 0n) return { status: 'deleted' };
+  const row = await query.returning(statement.changeId.as('change_id')).executeTakeFirst();
+  if (row) return { status: 'deleted', changeId: row.change_id };
   const miss = await explainMiss(db, caller, need, id);
   return miss.status === 'allowed' ? { status: 'conflict', current: miss.item } : miss;
 }

@@ -7,6 +7,7 @@ import {
   PATH_SEPARATOR,
 } from '../../contracts/places.ts';
 import { inTransaction, lockInventory } from '../db/transaction.ts';
+import { asChange, changeBy } from '../history/record.ts';
 import type { Database } from '../db/types.ts';
 import {
   allows,
@@ -405,7 +406,7 @@ export async function deleteLocationForMember(
   id: number,
   moveTo: number | null | undefined,
 ): Promise<DeleteLocationOutcome> {
-  return inTransaction(db, async (trx) => {
+  return asChange(db, changeBy(caller, 'move'), async (trx) => {
     const locked = await lockedLocation(trx, caller, need, id);
     if (locked.status !== 'allowed') return locked;
     const { tree } = locked;
@@ -426,18 +427,18 @@ export async function deleteLocationForMember(
       const refusal = refuseMove(tree, child, target, child.name, id);
       if (refusal) return refusal;
     }
-    if (items > 0) {
-      await trx
-        .updateTable('items')
-        .set({
-          location_id: target,
-          updated_at: sql<Date>`now()`,
-          updated_by: caller.userId,
-          version: sql<number>`version + 1`,
-        })
-        .where('location_id', '=', id)
-        .execute();
-    }
+    // Items in the trash move too (uncounted above: they are not "in" it any more), so
+    // that one restored later is somewhere that exists.
+    await trx
+      .updateTable('stored_items')
+      .set({
+        location_id: target,
+        updated_at: sql<Date>`now()`,
+        updated_by: caller.userId,
+        version: sql<number>`version + 1`,
+      })
+      .where('location_id', '=', id)
+      .execute();
     if (children.length > 0) {
       // A child may take this location's own name where it goes ("Box" in "Box"): the key
       // is first set to one no name can have (names refuse control characters; "/" alone is

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Role } from '../../contracts/inventories.ts';
 import { MAX_TAGS_PER_INVENTORY, nameKey } from '../../contracts/places.ts';
 import { inTransaction, lockInventory } from '../db/transaction.ts';
+import { asChange, changeBy } from '../history/record.ts';
 import type { Database } from '../db/types.ts';
 import {
   allows,
@@ -35,11 +36,13 @@ export async function listTagsForMember(
   const rows = await db
     .selectFrom('tags')
     .leftJoin('item_tags', 'item_tags.tag_id', 'tags.id')
+    // Only the items not in the trash count.
+    .leftJoin('items', 'items.id', 'item_tags.item_id')
     .select([
       'tags.id',
       'tags.inventory_id',
       'tags.name',
-      sql<number>`count(item_tags.item_id)::int`.as('item_count'),
+      sql<number>`count(items.id)::int`.as('item_count'),
     ])
     .where('tags.inventory_id', '=', inventoryId)
     .where('tags.inventory_id', 'in', inventoriesFor(db, caller, need))
@@ -160,6 +163,15 @@ async function touchItemsTagged(trx: Transaction<Database>, caller: Caller, tagI
     .execute();
 }
 
+/**
+ * Deletes a tag, taking it off its items first: each removal is then in the history (one
+ * that went with the tag's row could no longer say which tag it was).
+ */
+async function untagAll(trx: Transaction<Database>, tagId: number) {
+  await trx.deleteFrom('item_tags').where('tag_id', '=', tagId).execute();
+  await trx.deleteFrom('tags').where('id', '=', tagId).execute();
+}
+
 async function lockedTag(trx: Transaction<Database>, caller: Caller, need: Need, id: number) {
   const found = await findTagWithRole(trx, caller, id);
   if (!found) return { status: 'not-found' } as const;
@@ -210,7 +222,7 @@ export async function mergeTagsForMember(
   id: number,
   intoId: number,
 ): Promise<MergeTagsOutcome> {
-  return inTransaction(db, async (trx) => {
+  return asChange(db, changeBy(caller, 'tag'), async (trx) => {
     const locked = await lockedTag(trx, caller, need, id);
     if (locked.status !== 'allowed') return locked;
     const into = await trx
@@ -232,7 +244,7 @@ export async function mergeTagsForMember(
       )
       .onConflict((oc) => oc.doNothing())
       .execute();
-    await trx.deleteFrom('tags').where('id', '=', id).execute();
+    await untagAll(trx, id);
     return { status: 'merged', into: into.name };
   });
 }
@@ -244,11 +256,11 @@ export async function deleteTagForMember(
   need: Need,
   id: number,
 ): Promise<{ status: 'deleted' } | Denied> {
-  return inTransaction(db, async (trx) => {
+  return asChange(db, changeBy(caller, 'tag'), async (trx) => {
     const locked = await lockedTag(trx, caller, need, id);
     if (locked.status !== 'allowed') return locked;
     await touchItemsTagged(trx, caller, id);
-    await trx.deleteFrom('tags').where('id', '=', id).execute();
+    await untagAll(trx, id);
     return { status: 'deleted' };
   });
 }

@@ -15,6 +15,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/types.ts';
+import { asChange } from '../history/record.ts';
 import { findCrossRecordProblems } from './checks.ts';
 import { ITEM_MODEL, USER_MODEL } from './records.ts';
 import { ImportTally, type ImportResult, type PreviousImport } from './report.ts';
@@ -102,7 +103,9 @@ async function importInTransaction(
 
   // Writers wait from here to the end, readers do not; a concurrent import of the same file
   // waits here and then finds the first one's row.
-  await sql`lock table users, items, django_imports in share row exclusive mode`.execute(trx);
+  await sql`lock table users, stored_items, django_imports in share row exclusive mode`.execute(
+    trx,
+  );
   const alreadyImported = await findPreviousImport(trx, sha256);
   if (alreadyImported) {
     throw new RollBack(tally.result({ status: 'refused', dryRun, sha256, alreadyImported }));
@@ -126,7 +129,7 @@ async function importInTransaction(
   report('writing');
   await copyStagedRows(trx);
   const nextUserId = await moveSequence(trx, 'users', dryRun);
-  const nextItemId = await moveSequence(trx, 'items', dryRun);
+  const nextItemId = await moveSequence(trx, 'stored_items', dryRun);
   await trx
     .insertInto('django_imports')
     .values({ sha256, file_name: fileName, users: tally.users, items: tally.items })
@@ -153,7 +156,9 @@ export async function importDjangoDump(
   options: ImportOptions = {},
 ): Promise<ImportResult> {
   try {
-    return await db.transaction().execute((trx) => importInTransaction(trx, source, options));
+    // Each inventory it fills gets one change in its history: imported, by no one signed in.
+    const imported = { actor: null, via: 'import', token: null, action: 'import' } as const;
+    return await asChange(db, imported, (trx) => importInTransaction(trx, source, options));
   } catch (error) {
     if (error instanceof RollBack) return error.result;
     throw error;

@@ -235,7 +235,7 @@ export async function stageDump(
  */
 export async function moveSequence(
   trx: Transaction<Database>,
-  table: 'users' | 'items',
+  table: 'users' | 'stored_items',
   dryRun: boolean,
 ): Promise<number> {
   const last = sql<number>`greatest(

@@ -5,6 +5,7 @@ import {
   placeRefused,
   notFound,
 } from '../../../lib/server/api/http.ts';
+import { changeIdHeader } from '../../../lib/server/api/history.ts';
 import {
   ifMatchVersion,
   itemResponse,
@@ -48,7 +49,7 @@ export const ALL = apiEndpoint({
     const outcome = await updateItemForMember(db, caller, 'edit', id, change, ifVersion);
     switch (outcome.status) {
       case 'changed':
-        return itemResponse(200, outcome.item);
+        return itemResponse(200, outcome.item, changeIdHeader(outcome.changeId));
       case 'conflict':
         return preconditionFailed(outcome.current);
       case 'place-refused':
@@ -66,7 +67,7 @@ export const ALL = apiEndpoint({
     const outcome = await deleteItemForMember(db, callerOf(locals), 'edit', id, ifVersion);
     switch (outcome.status) {
       case 'deleted':
-        return new Response(null, { status: 204 });
+        return new Response(null, { status: 204, headers: changeIdHeader(outcome.changeId) });
       case 'conflict':
         return preconditionFailed(outcome.current);
       default:

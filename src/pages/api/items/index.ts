@@ -17,6 +17,7 @@ import {
   KEY_REUSED_MESSAGE,
   parseItemBody,
 } from '../../../lib/server/api/items.ts';
+import { changeIdHeader } from '../../../lib/server/api/history.ts';
 import { db } from '../../../lib/server/db/index.ts';
 import { callerOf } from '../../../lib/server/inventories/access.ts';
 import { defaultInventoryId } from '../../../lib/server/inventories/inventories.ts';
@@ -75,6 +76,7 @@ export const ALL = apiEndpoint({
         // A replayed key answers with what the first request stored, and says it made nothing.
         return itemResponse(outcome.status === 'created' ? 201 : 200, outcome.item, {
           Location: itemLocation(outcome.item.id),
+          ...(outcome.status === 'created' ? changeIdHeader(outcome.changeId) : {}),
         });
     }
   },

@@ -7,6 +7,7 @@ import {
   notFound,
   validationError,
 } from '../../../../lib/server/api/http.ts';
+import { changeIdHeader } from '../../../../lib/server/api/history.ts';
 import { itemEtag, itemResponse } from '../../../../lib/server/api/items.ts';
 import { db } from '../../../../lib/server/db/index.ts';
 import { parseRowId } from '../../../../lib/server/ids.ts';
@@ -33,7 +34,7 @@ export const ALL = apiEndpoint({
     );
     switch (outcome.status) {
       case 'adjusted':
-        return itemResponse(200, outcome.item);
+        return itemResponse(200, outcome.item, changeIdHeader(outcome.changeId));
       case 'out-of-range':
         return apiError(
           409,
