@@ -20,6 +20,7 @@ import {
   type BenchDatabase,
   type BenchUser,
 } from './database.ts';
+import { downloadCsv, placeManyItems } from './csv.ts';
 import { measureExports, stalledDownload, type Download } from './export.ts';
 import { explainPlaces, PLACES_ITEMS, seedPlaces } from './places.ts';
 import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
@@ -64,6 +65,8 @@ const USAGE = `usage: npm run bench -- [options]
   --log-cost          then restart the site at LOG_LEVEL=info and load /json/ and / again
   --export N          then seed N items for a second user and time GET /json/ and /xml/
   --export-repeats N  downloads of each format in the export case (3)
+  --csv N             then seed N items (tagged, in places) for a third user and time
+                      GET /export.csv of their inventory, newest first and by name
   --export-stall S    first, seconds a client that has taken the first bytes of /json/
                       reads nothing, the server's memory sampled meanwhile (8; 0 skips it)
   --places            then seed an inventory of ${PLACES_ITEMS} items in locations, with tags and
@@ -95,6 +98,7 @@ interface Options {
   exportItems: number;
   exportRepeats: number;
   exportStall: number;
+  csvItems: number;
   places: boolean;
   rounds: number;
   webConcurrency: number;
@@ -118,6 +122,7 @@ function parseOptions(argv: string[]): Options | undefined {
       export: { type: 'string', default: '0' },
       'export-repeats': { type: 'string', default: '3' },
       'export-stall': { type: 'string', default: '8' },
+      csv: { type: 'string', default: '0' },
       places: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
       'web-concurrency': { type: 'string', default: '1' },
@@ -155,6 +160,7 @@ function parseOptions(argv: string[]): Options | undefined {
     exportItems: count('export', values.export, 0),
     exportRepeats: count('export-repeats', values['export-repeats'], 1),
     exportStall: count('export-stall', values['export-stall'], 0),
+    csvItems: count('csv', values.csv, 0),
     places: values.places,
     rounds: count('rounds', values.rounds, 1),
     webConcurrency: count('web-concurrency', values['web-concurrency'], 1),
@@ -762,6 +768,62 @@ async function exportPhase(run: Run): Promise<boolean> {
   return ok;
 }
 
+/** The CSV export (issue 19), on a fresh site: the same targets as the Django exports. */
+async function csvPhase(run: Run): Promise<boolean> {
+  const { options, database, logDir } = run;
+  const count = options.csvItems;
+  const db = database.handle.db;
+  const owner = await createUser(db, 'bench_csv');
+  const started = performance.now();
+  await seedManyItems(db, owner.id, count);
+  const { id: inventoryId } = await db
+    .selectFrom('inventories')
+    .select('id')
+    .where('personal_of', '=', owner.id)
+    .executeTakeFirstOrThrow();
+  await placeManyItems(db, inventoryId);
+  console.log(
+    `\ncsv: seeded ${count} items for ${owner.username} in ` +
+      `${((performance.now() - started) / 1000).toFixed(1)} s; starting a fresh site`,
+  );
+  const site = await startSite(database, options, options.logLevel, logDir);
+  console.log(`site RSS at start: ${mb((await readMemory(site.pid)).rssKb)}`);
+  // A small answer warms the route up first.
+  await downloadCsv(site.url, `inventory=${inventoryId}&q=none-such`, owner.cookie, site.pid);
+  let ok = true;
+  for (const sort of ['newest', 'name']) {
+    const runs = [];
+    for (let round = 0; round < options.exportRepeats; round += 1) {
+      runs.push(
+        await downloadCsv(
+          site.url,
+          `inventory=${inventoryId}&sort=${sort}`,
+          owner.cookie,
+          site.pid,
+        ),
+      );
+    }
+    const times = runs.map((d) => d.lastByteMs / 1000).sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)]!;
+    const peakMb = Math.max(...runs.map((d) => d.peakRssKb)) / 1024;
+    const whole = runs.every((d) => d.status === 200 && d.rows === count);
+    console.log(
+      `/export.csv sort=${sort} × ${count}: ${(runs[0]!.bytes / 1024 / 1024).toFixed(1)} MB, ` +
+        `median ${median.toFixed(2)} s to the last byte (runs ${times.map((t) => t.toFixed(2)).join(', ')}; ` +
+        `${median < 3 ? 'meets' : 'OVER'} < 3 s), server CPU ${runs.map((d) => d.cpuMs).join(', ')} ms, ` +
+        `RSS before ${mb(runs[0]!.rssBeforeKb)}, peak ${peakMb.toFixed(1)} MB ` +
+        `(${peakMb < TARGETS.exportRssMb ? 'meets' : 'OVER'} < ${TARGETS.exportRssMb} MB)` +
+        (whole ? '' : `; BAD: ${runs.map((d) => `${d.status}/${d.rows} rows`).join(', ')}`),
+    );
+    ok &&= whole;
+  }
+  console.log(
+    `site peak RSS over the csv phase (VmHWM): ${mb((await readMemory(site.pid)).peakKb)}`,
+  );
+  await site.stop();
+  return ok;
+}
+
 /**
  * The export's first download, by a client that stops reading after the first bytes: how
  * much the server grows while it waits. Run before the full-speed downloads, which would
@@ -885,6 +947,7 @@ export async function main(argv: string[]): Promise<number> {
       allOk &&= !failed(results);
     }
     if (options.exportItems > 0) allOk = (await exportPhase(run)) && allOk;
+    if (options.csvItems > 0) allOk = (await csvPhase(run)) && allOk;
     if (options.places) allOk = (await placesPhase(run)) && allOk;
     if (
       options.logCost &&

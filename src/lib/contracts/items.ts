@@ -152,6 +152,20 @@ export function itemListQueryString(query: ItemListQuery): string {
   return params.toString();
 }
 
+/**
+ * The CSV export of one inventory's list as the main page shows it: the same search,
+ * filters and sort (the export has every page, so neither page nor size is named).
+ */
+export function csvExportHref(inventoryId: number, query: ItemListQuery): string {
+  const params = new URLSearchParams({ inventory: String(inventoryId) });
+  if (query.search.trim() !== '') params.set('q', query.search);
+  if (query.location !== undefined) params.set('location', String(query.location));
+  for (const tag of query.tags) params.append('tag', tag);
+  if (query.low) params.set('low', 'true');
+  if (query.sort !== DEFAULT_SORT) params.set('sort', query.sort);
+  return `/export.csv?${params.toString()}`;
+}
+
 const toItemListQuery = ({
   q,
   tag,

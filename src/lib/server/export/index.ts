@@ -11,7 +11,6 @@ import {
   exportStream,
   serializeItems,
   type ExportFormat,
-  type ExportItem,
 } from './django-format.ts';
 
 /**
@@ -29,10 +28,10 @@ const ALLOWED_METHODS = ['GET', 'HEAD'] as const;
  * reader holds the database queries back instead of letting the export pile up in memory
  * (see waitForDrain in node-server.ts).
  */
-async function* pacedBatches(
-  batches: AsyncIterable<readonly ExportItem[]>,
+export async function* pacedBatches<T>(
+  batches: AsyncIterable<readonly T[]>,
   requestId: string,
-): AsyncGenerator<readonly ExportItem[]> {
+): AsyncGenerator<readonly T[]> {
   for await (const batch of batches) {
     yield batch;
     await waitForDrain(requestId);

@@ -53,6 +53,11 @@ const ROUTES: ReadonlyArray<readonly [RegExp, Route]> = [
     /^\/json(\/|$)/,
     { access: 'data', format: 'json', signedOut: 'sign-in-browsers', budgetSessions: false },
   ],
+  // A download, like /json/: a browser following the link is sent to sign in, a program 401.
+  [
+    /^\/export\.csv$/,
+    { access: 'data', format: 'page', signedOut: 'sign-in-browsers', budgetSessions: false },
+  ],
   [
     /^\/xml(\/|$)/,
     { access: 'data', format: 'xml', signedOut: 'sign-in-browsers', budgetSessions: false },
