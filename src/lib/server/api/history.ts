@@ -10,7 +10,7 @@ import { apiError } from './http.ts';
 export const NO_SUCH_CHANGE = 'No such change.';
 
 /** The header a write answers with: the change to undo it by (`POST /api/changes/{id}/undo`). */
-export const CHANGE_ID_HEADER = 'Change-Id';
+const CHANGE_ID_HEADER = 'Change-Id';
 
 /** `{"Change-Id": "<id>"}` when the write recorded a change; nothing when it changed nothing. */
 export const changeIdHeader = (changeId: number | null): Record<string, string> =>
@@ -36,7 +36,7 @@ export function changeJson(change: Change): ChangeJson {
   };
 }
 
-export function trashedItemJson(item: TrashedItem): z.output<typeof trashedItemSchema> {
+function trashedItemJson(item: TrashedItem): z.output<typeof trashedItemSchema> {
   return {
     id: item.id,
     name: item.name,
