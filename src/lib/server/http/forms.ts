@@ -10,7 +10,7 @@ import {
   type SecretKind,
 } from '../auth/cookies.ts';
 import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
-import { readFormFields } from '../request-body.ts';
+import { readForm } from '../request-body.ts';
 import { problemResponse, problems } from './problems.ts';
 
 /**
@@ -72,7 +72,11 @@ export async function formPage(
   Astro: PageContext,
   options: {
     methods?: readonly Method[];
-    post?: (fields: Record<string, string>) => Promise<FormOutcome>;
+    /** `all(name)`: every value of a repeated field (a list's checkboxes); `fields` has the last. */
+    post?: (
+      fields: Record<string, string>,
+      all: (name: string) => string[],
+    ) => Promise<FormOutcome>;
   },
 ): Promise<Response | FormState> {
   const { request, cookies, locals } = Astro;
@@ -84,8 +88,9 @@ export async function formPage(
   if (request.method !== 'POST' || !options.post) return state;
 
   state.posted = true;
-  state.fields = await readFormFields(request);
-  const outcome = await options.post(state.fields);
+  const body = await readForm(request);
+  state.fields = body.fields;
+  const outcome = await options.post(state.fields, body.all);
   const cookieContext = { cookies, secure: locals.secure };
   switch (outcome.kind) {
     case 'redirect': {
