@@ -3,7 +3,8 @@ import { expect, registerAndSignIn, test, uniqueUsername } from './fixtures.ts';
 
 /**
  * Bulk changes from the main page (issue 19): "select all matching" and a move with
- * JavaScript, checked rows tagged without it, and each undone from the notice.
+ * JavaScript on, checked rows tagged with it off (the form needs none), and each undone from
+ * the notice.
  */
 
 interface Listed {
@@ -56,11 +57,10 @@ test('moves every item matching the search at once, then undoes it (JavaScript o
   const apply = bulk.getByRole('button', { name: 'Apply to the selected' });
   await expect(apply).toBeHidden();
   await page.getByRole('checkbox', { name: 'Select Bolt 03' }).check();
-  await expect(bulk.locator('[data-bulk-count]')).toHaveText('1 selected');
-  await page.getByRole('checkbox', { name: 'Select every item on this page' }).check();
-  await expect(bulk.locator('[data-bulk-count]')).toHaveText('25 selected');
+  // CSS counts the checked rows (a counter: no script) and shows the actions.
+  await expect(bulk.locator('[data-bulk-count]')).toBeVisible();
+  await expect(apply).toBeVisible();
   await bulk.getByLabel('Select all 27 items matching').check();
-  await expect(bulk.locator('[data-bulk-count]')).toHaveText('All matching items are selected.');
   await bulk.getByLabel('With the selected').selectOption('move');
   await bulk.getByLabel('Location').selectOption(String(garage));
   await apply.click();
