@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BULK_ITEMS } from '../../src/lib/contracts/bulk.ts';
 import { createApiToken } from '../../src/lib/server/auth/tokens.ts';
@@ -40,7 +41,13 @@ interface ApiChange {
   changes: { item_id: number; field: string; before: unknown; after: unknown }[];
 }
 
-const NAMES = { owner: 'bk_owner', editor: 'bk_editor', viewer: 'bk_viewer', stranger: 'bk_x' };
+const NAMES = {
+  owner: 'bk_owner',
+  editor: 'bk_editor',
+  viewer: 'bk_viewer',
+  stranger: 'bk_x',
+  hoarder: 'bk_many',
+};
 type Person = keyof typeof NAMES;
 
 describe.each(BACKENDS)('bulk changes on %s', (backend) => {
@@ -56,6 +63,13 @@ describe.each(BACKENDS)('bulk changes on %s', (backend) => {
     site = await startSite(backend, async (db) => {
       for (const person of Object.keys(NAMES) as Person[]) {
         const id = await registerInDatabase(db, NAMES[person]);
+        if (person === 'hoarder') {
+          // One more item than a bulk change takes, in the personal inventory.
+          await sql`insert into items (inventory_id, created_by, updated_by, name, amount, description)
+            select m.inventory_id, ${id}, ${id}, 'Box ' || g, 1, ''
+            from memberships m, generate_series(1, ${MAX_BULK_ITEMS + 1}) g
+            where m.user_id = ${id}`.execute(db);
+        }
         if (person !== 'editor') continue;
         const made = await createApiToken(db, id, {
           name: 'editor script',
@@ -275,6 +289,27 @@ describe.each(BACKENDS)('bulk changes on %s', (backend) => {
       expect(error.code).toBe('validation_error');
       expect(Object.keys(error.fields ?? {}), JSON.stringify(body).slice(0, 80)).toContain(field);
     }
+    expect(await state()).toBe(before);
+    // An item with as many tags as an item may have takes no more: nothing is tagged or made.
+    const listedBefore = await listed();
+    const original = listedBefore.find((item) => item.id === bolt)!.tags;
+    const full = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    const tagged = await clients.owner.request(`/api/items/${bolt}`, {
+      method: 'PATCH',
+      json: { tags: full },
+    });
+    expect(tagged.status).toBe(200);
+    const fullBefore = await state();
+    const tooMany = await bulk({ action: 'tag', ids: items, tag: 'one-more' });
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.text()).toContain('20 tags already');
+    expect(await state()).toBe(fullBefore);
+    const tagList = await clients.owner.request(`/api/inventories/${inventory}/tags`);
+    expect(JSON.stringify(await tagList.json())).not.toContain('one-more');
+    await clients.owner.request(`/api/items/${bolt}`, {
+      method: 'PATCH',
+      json: { tags: original },
+    });
     const notJson = await clients.owner.request('/api/items/bulk', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -288,7 +323,15 @@ describe.each(BACKENDS)('bulk changes on %s', (backend) => {
     });
     expect(form.status).toBe(415);
     expect((await clients.owner.request('/api/items/bulk')).status).toBe(405);
-    expect(await state()).toBe(before);
+    const strip = (list: ApiItem[]) =>
+      list.map(({ id, name, location_id, tags, min_amount }) => [
+        id,
+        name,
+        location_id,
+        tags,
+        min_amount,
+      ]);
+    expect(strip(await listed())).toEqual(strip(listedBefore));
   });
 
   it('takes a token’s change as the API’s, with its name', async () => {
@@ -371,6 +414,23 @@ describe.each(BACKENDS)('bulk changes on %s', (backend) => {
       const byName = Object.fromEntries((await listed()).map((i) => [i.name, i.min_amount]));
       expect(byName).toEqual({ Bolt: null, Nut: 7, Washer: null });
       await undo((await newestChange()).id);
+    });
+
+    it('refuses to select all when the filter matches more than one change takes', async () => {
+      const hoarder = clients.hoarder;
+      const home = await (await hoarder.request('/')).text();
+      expect(home).toContain(`Select all ${(MAX_BULK_ITEMS + 1).toLocaleString('en-US')} items`);
+      const action = /<form id="bulk-form"[^>]*action="([^"]+)"/.exec(home)?.[1] ?? '';
+      expect(action).toMatch(/^\/inventories\/\d+\/bulk\?return_to=/);
+      const response = await post(
+        hoarder,
+        action.replaceAll('&amp;', '&'),
+        'all=1&query=&action=delete',
+      );
+      expect(response.status).toBe(422);
+      expect(await response.text()).toContain('one bulk change takes at most 5,000');
+      const left = await hoarder.request('/api/items?limit=1');
+      expect(((await left.json()) as { total: number }).total).toBe(MAX_BULK_ITEMS + 1);
     });
 
     it('refuses a viewer (403), a stranger (404) and a form without an action (400)', async () => {
