@@ -1,4 +1,5 @@
 import { stringify, type Options } from 'csv-stringify/sync';
+import { CSV_COLUMNS } from '../../contracts/imports.ts';
 import type { ListedItem } from '../items/items.ts';
 
 /**
@@ -8,16 +9,6 @@ import type { ListedItem } from '../items/items.ts';
  * does the quoting; this module says what goes in each cell.
  */
 
-const CSV_COLUMNS = [
-  'id',
-  'name',
-  'amount',
-  'description',
-  'location',
-  'tags',
-  'min_amount',
-] as const;
-
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
 /** Tags in one cell are joined by this. */
@@ -25,15 +16,22 @@ const TAG_SEPARATOR = ', ';
 
 /**
  * What a spreadsheet takes for the start of a formula (or, for tab and CR, what it drops
- * before one). csv-stringify's own `escape_formulas` also escapes the full-width forms of
- * these, which SPEC does not name and the import would then have to undo too, so the rule
- * is applied here, once (the import will need to read it back).
+ * before one), after any `'` already there: such a cell is written with one more `'` in
+ * front, and the import takes exactly one away, so that every text, `'=x` included, goes
+ * out and back unchanged. csv-stringify's own `escape_formulas` also escapes the full-width
+ * forms of these, which SPEC does not name, and would not give text starting with `'` its
+ * way back; so the rule is applied here, once, both ways.
  */
-const FORMULA_STARTS: readonly string[] = ['=', '+', '-', '@', '\t', '\r'];
+const FORMULA_START = /^'*[=+\-@\t\r]/;
 
 /** A text cell as written: with a leading `'` when it would start a formula. */
 function protectedText(text: string): string {
-  return text.length > 0 && FORMULA_STARTS.includes(text[0]!) ? `'${text}` : text;
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/** A text cell as read back: the `'` the export put before a formula start taken away. */
+export function unprotectedText(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell) ? cell.slice(1) : cell;
 }
 
 const OPTIONS: Options = {
