@@ -10,7 +10,7 @@ import {
   type SecretKind,
 } from '../auth/cookies.ts';
 import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
-import { readFormFields } from '../request-body.ts';
+import { readFormFields, readUploadForm, type UploadedFile } from '../request-body.ts';
 import { problemResponse, problems } from './problems.ts';
 
 /**
@@ -72,7 +72,9 @@ export async function formPage(
   Astro: PageContext,
   options: {
     methods?: readonly Method[];
-    post?: (fields: Record<string, string>) => Promise<FormOutcome>;
+    post?: (fields: Record<string, string>, file?: UploadedFile) => Promise<FormOutcome>;
+    /** The form may carry a file of up to this many bytes (a multipart upload). */
+    uploadLimit?: number;
   },
 ): Promise<Response | FormState> {
   const { request, cookies, locals } = Astro;
@@ -84,8 +86,10 @@ export async function formPage(
   if (request.method !== 'POST' || !options.post) return state;
 
   state.posted = true;
-  state.fields = await readFormFields(request);
-  const outcome = await options.post(state.fields);
+  let file: UploadedFile | undefined;
+  if (options.uploadLimit === undefined) state.fields = await readFormFields(request);
+  else ({ fields: state.fields, file } = await readUploadForm(request, options.uploadLimit));
+  const outcome = await options.post(state.fields, file);
   const cookieContext = { cookies, secure: locals.secure };
   switch (outcome.kind) {
     case 'redirect': {
