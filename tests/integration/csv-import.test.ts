@@ -324,10 +324,10 @@ describe.each(BACKENDS)('CSV import (%s)', (backend) => {
       {
         row: 2,
         column: 'amount',
-        message: 'amount: Ensure this value is greater than or equal to 0.',
+        message: 'Ensure this value is greater than or equal to 0.',
       },
-      { row: 3, column: 'amount', message: 'amount: Enter a whole number.' },
-      { row: 4, column: 'amount', message: 'amount: This field is required.' },
+      { row: 3, column: 'amount', message: 'Enter a whole number.' },
+      { row: 4, column: 'amount', message: 'This field is required.' },
     ]);
     expect(bad.problems[1]!.value).toBe('1.5');
 

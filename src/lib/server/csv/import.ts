@@ -328,11 +328,15 @@ export async function planImportForMember(
     if (!fields.success) {
       for (const issue of fields.error.issues) {
         const field = issue.path[0] as 'name' | 'amount' | 'description';
-        rowProblem(
-          indexOf.has(field) ? field : null,
-          `${field}: ${issue.message}`,
-          cellOf(field) ?? null,
-        );
+        if (indexOf.has(field)) rowProblem(field, issue.message, cellOf(field) ?? null);
+        else {
+          problem(
+            record.row,
+            null,
+            `The file has no ${field} column, and a new item needs one.`,
+            null,
+          );
+        }
       }
     }
 
