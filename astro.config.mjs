@@ -23,8 +23,9 @@ export default defineConfig({
     // scripts/start.ts serves the built files and hands everything else to this handler.
     mode: 'middleware',
     // The adapter's default is 1 GB; forms and JSON bodies are capped at 64 KiB by the
-    // middleware, so anything larger than this is refused before it is buffered.
-    bodySizeLimit: 1024 * 1024,
+    // middleware, and a CSV import at 10 MB (IMPORT_MAX_BYTES, with room for its form), so
+    // anything larger than this is refused before it is buffered.
+    bodySizeLimit: 11 * 1024 * 1024,
   }),
   integrations: [svelte()],
   // Sessions are Lucia's, kept in our own database; Astro's store would be a second,

@@ -98,3 +98,61 @@ export async function downloadCsv(
     rows: countRows(Buffer.concat(chunks)),
   };
 }
+
+/**
+ * A spreadsheet of `rows` new items, as people bring one: names, amounts, notes with commas,
+ * a two-level location out of 50 and two tags out of 20 per row.
+ */
+export function spreadsheetOf(rows: number): string {
+  const lines = ['name,qty,notes,location,tags'];
+  for (let i = 0; i < rows; i += 1) {
+    lines.push(
+      `Part ${i},${i % 500},"bin ${i % 97}, checked",Room ${i % 10} / Shelf ${i % 5},"t${i % 20}, t${(i + 7) % 20}"`,
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export interface CsvImportRun {
+  status: number;
+  ms: number;
+  cpuMs: number;
+  peakRssKb: number;
+  /** What the report counts: rows to add and problems. */
+  adds: number;
+  problems: number;
+}
+
+/** `POST /api/inventories/{id}/imports` with the file, timed, sampling the server's memory. */
+export async function postCsvImport(
+  baseUrl: string,
+  inventoryId: number,
+  cookie: string,
+  pid: number,
+  body: string,
+  dryRun: boolean,
+): Promise<CsvImportRun> {
+  const sampler = sampleRss(pid, 20);
+  const cpuBefore = await readCpuMs(pid);
+  const started = performance.now();
+  const response = await fetch(
+    `${baseUrl}/api/inventories/${inventoryId}/imports${dryRun ? '?dry_run=true' : ''}`,
+    {
+      method: 'POST',
+      headers: { Cookie: cookie, Origin: baseUrl, 'Content-Type': 'text/csv' },
+      body,
+    },
+  );
+  const answer = (await response.json()) as {
+    report?: { add: unknown[]; problems: unknown[] } | null;
+  };
+  const ms = performance.now() - started;
+  return {
+    status: response.status,
+    ms,
+    cpuMs: (await readCpuMs(pid)) - cpuBefore,
+    peakRssKb: await sampler.stop(),
+    adds: answer.report?.add.length ?? -1,
+    problems: answer.report?.problems.length ?? -1,
+  };
+}

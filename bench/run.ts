@@ -20,7 +20,9 @@ import {
   type BenchDatabase,
   type BenchUser,
 } from './database.ts';
-import { downloadCsv, placeManyItems } from './csv.ts';
+import { downloadCsv, placeManyItems, postCsvImport, spreadsheetOf } from './csv.ts';
+import { IMPORT_MAX_ROWS } from '../src/lib/contracts/imports.ts';
+import { createInventory } from '../src/lib/server/inventories/inventories.ts';
 import { measureExports, stalledDownload, type Download } from './export.ts';
 import { explainPlaces, PLACES_ITEMS, seedPlaces } from './places.ts';
 import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
@@ -67,6 +69,8 @@ const USAGE = `usage: npm run bench -- [options]
   --export-repeats N  downloads of each format in the export case (3)
   --csv N             then seed N items (tagged, in places) for a third user and time
                       GET /export.csv of their inventory, newest first and by name
+                      (then preview and apply a 50,000-row CSV import into another
+                      inventory of theirs)
   --export-stall S    first, seconds a client that has taken the first bytes of /json/
                       reads nothing, the server's memory sampled meanwhile (8; 0 skips it)
   --places            then seed an inventory of ${PLACES_ITEMS} items in locations, with tags and
@@ -782,6 +786,8 @@ async function csvPhase(run: Run): Promise<boolean> {
     .where('personal_of', '=', owner.id)
     .executeTakeFirstOrThrow();
   await placeManyItems(db, inventoryId);
+  // An empty inventory for the import, made while the database is still the bench's alone.
+  const importInto = await createInventory(db, owner.id, 'Imported');
   console.log(
     `\ncsv: seeded ${count} items for ${owner.username} in ` +
       `${((performance.now() - started) / 1000).toFixed(1)} s; starting a fresh site`,
@@ -816,6 +822,18 @@ async function csvPhase(run: Run): Promise<boolean> {
         (whole ? '' : `; BAD: ${runs.map((d) => `${d.status}/${d.rows} rows`).join(', ')}`),
     );
     ok &&= whole;
+  }
+  // The import's largest file, previewed and then applied (SPEC: one transaction).
+  const sheet = spreadsheetOf(IMPORT_MAX_ROWS);
+  for (const dryRun of [true, false]) {
+    const run = await postCsvImport(site.url, importInto, owner.cookie, site.pid, sheet, dryRun);
+    console.log(
+      `import ${IMPORT_MAX_ROWS} rows (${(sheet.length / 1024 / 1024).toFixed(1)} MB) ` +
+        `${dryRun ? 'preview (dry_run)' : 'applied'}: ${run.status}, ${(run.ms / 1000).toFixed(2)} s, ` +
+        `server CPU ${run.cpuMs} ms, peak RSS ${mb(run.peakRssKb)}, ${run.adds} to add, ` +
+        `${run.problems} problems`,
+    );
+    ok &&= run.status === 200 && run.adds === IMPORT_MAX_ROWS && run.problems === 0;
   }
   console.log(
     `site peak RSS over the csv phase (VmHWM): ${mb((await readMemory(site.pid)).peakKb)}`,

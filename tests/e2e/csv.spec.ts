@@ -87,3 +87,47 @@ test('an empty inventory’s link downloads the header alone', async ({ page }) 
     '\uFEFFid,name,amount,description,location,tags,min_amount\r\n',
   );
 });
+
+test('a spreadsheet comes in through the preview, and one Undo takes it back', async ({ page }) => {
+  await registerAndSignIn(page);
+  await addItem(page, { name: 'Hammer', amount: 1 });
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Import CSV' }).click();
+  await expect(page.getByRole('heading', { name: 'Import CSV' })).toBeVisible();
+
+  // A file with a problem: shown with its row and column, and nothing to confirm.
+  await page.getByLabel('CSV file').setInputFiles({
+    name: 'broken.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('name;amount\nSaw;many\n'),
+  });
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const problems = page.getByTestId('import-problems');
+  await expect(problems).toContainText('1 problem in the file');
+  await expect(problems.getByRole('row').nth(1)).toContainText(
+    '2amountEnter a whole number.many',
+  );
+  await expect(page.getByTestId('import-apply')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Start over' }).click();
+
+  // Excel's way: semicolons, Windows-1252, CRLF, a quoted line break.
+  const excel = Buffer.from(
+    'Name;Qty;Notes;Location\r\nSäge;2;"Blade:\r\nfine";Shed / Wall\r\n',
+    'latin1',
+  );
+  await page
+    .getByLabel('CSV file')
+    .setInputFiles({ name: 'tools.csv', mimeType: 'text/csv', buffer: excel });
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('import-summary')).toContainText('1 row: 1 to add, 0 to update');
+  await expect(page.getByText('read as Windows-1252')).toBeVisible();
+  await expect(page.getByTestId('import-adds')).toContainText('Säge');
+  await expect(page.getByText('2 new locations: Shed · Shed / Wall')).toBeVisible();
+  await page.getByRole('button', { name: 'Import 1 item' }).click();
+
+  await expect(page.getByText('Imported “tools.csv”: 1 item added.')).toBeVisible();
+  await expect(page.getByTestId('summary')).toContainText('2 items');
+  await page.getByRole('button', { name: 'Undo', exact: true }).click();
+  await expect(page.getByTestId('summary')).toContainText('1 item,');
+  await expect(page.getByText('Säge')).toHaveCount(0);
+});

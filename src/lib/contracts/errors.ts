@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'changed_since',
   /** An undo refused: a purge, a purged item, a deleted location. */
   'not_undoable',
+  /** A CSV import with problems (the report lists them); nothing was imported. */
+  'import_refused',
   /** The change would leave an inventory without an owner. */
   'last_owner',
   /** A personal inventory ("My items") cannot be deleted. */

@@ -17,11 +17,14 @@ export class BodyError extends Error {
   }
 }
 
-const tooLarge = (): BodyError =>
+const tooLarge = (limit: number): BodyError =>
   new BodyError({
     status: 413,
     code: 'payload_too_large',
-    message: `The request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`,
+    message:
+      limit === BODY_LIMIT_BYTES
+        ? `The request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`
+        : `The file is larger than ${Math.floor(limit / 1024 / 1024)} MB.`,
   });
 const badRequest = (message: string): BodyError =>
   new BodyError({ status: 400, code: 'bad_request', message });
@@ -37,7 +40,7 @@ async function readBodyBytes(
   limit = BODY_LIMIT_BYTES,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -47,13 +50,13 @@ async function readBodyBytes(
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      if (total > limit) throw tooLarge();
+      if (total > limit) throw tooLarge(limit);
       chunks.push(value);
     }
   } catch (error) {
     if (error instanceof BodyError) throw error;
     // The adapter's own cap, or a client that went away mid-body.
-    throw tooLarge();
+    throw tooLarge(limit);
   } finally {
     reader.releaseLock();
   }
@@ -141,6 +144,14 @@ export async function readForm(request: Request): Promise<FormBody> {
   if (type === 'application/x-www-form-urlencoded') {
     return formBody(parseUrlEncoded(decodeUtf8(bytes, 'form data')));
   }
+  return readMultipart(request, bytes);
+}
+
+/** A multipart body's text fields (checked to be UTF-8) and its first non-empty file. */
+async function readMultipart(
+  request: Request,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<FormBody & { file: UploadedFile | undefined }> {
   let form: FormData;
   try {
     form = await new Response(bytes, {
@@ -150,14 +161,41 @@ export async function readForm(request: Request): Promise<FormBody> {
     throw badRequest('The multipart form data is malformed.');
   }
   const fields: FormValues = [];
+  let file: UploadedFile | undefined;
   for (const [name, value] of form) {
-    if (typeof value !== 'string') continue;
+    if (typeof value !== 'string') {
+      if (file === undefined && value.size > 0) {
+        file = { name: value.name, bytes: new Uint8Array(await value.arrayBuffer()) };
+      }
+      continue;
+    }
     if (value.includes('\uFFFD') && !isWellFormedUtf8Field(bytes)) {
       throw badRequest('The form data is not valid UTF-8.');
     }
     fields.push([name, value]);
   }
-  return formBody(fields);
+  return { ...formBody(fields), file };
+}
+
+/** A file sent in a multipart form. */
+export interface UploadedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * A multipart form that carries a file of up to `fileLimit` bytes (with its text fields, as
+ * `readForm` reads them): the body may be that much larger than the usual cap. Any
+ * other form is read as usual, without a file.
+ */
+export async function readUploadForm(
+  request: Request,
+  fileLimit: number,
+): Promise<FormBody & { file: UploadedFile | undefined }> {
+  if (mediaTypeOf(request) !== 'multipart/form-data') {
+    return { ...(await readForm(request)), file: undefined };
+  }
+  return readMultipart(request, await readBodyBytes(request, fileLimit + BODY_LIMIT_BYTES));
 }
 
 /** Multipart parsing replaces bad bytes with U+FFFD; tell a real U+FFFD from a bad byte. */
@@ -190,4 +228,20 @@ export async function readJsonBody(request: Request): Promise<unknown> {
 /** The last value of each text field of a form post (see `readForm`). */
 export async function readFormFields(request: Request): Promise<Record<string, string>> {
   return (await readForm(request)).fields;
+}
+
+/** A request body that is a file of this media type (`text/csv`), of up to `limit` bytes. */
+export async function readFileBody(
+  request: Request,
+  mediaType: string,
+  limit: number,
+): Promise<Uint8Array> {
+  if (mediaTypeOf(request) !== mediaType) {
+    throw new BodyError({
+      status: 415,
+      code: 'unsupported_media_type',
+      message: `Send the file as ${mediaType}.`,
+    });
+  }
+  return readBodyBytes(request, limit);
 }

@@ -39,6 +39,14 @@ import {
   undoResultSchema,
 } from '../../contracts/history.ts';
 import {
+  CSV_COLUMNS,
+  IMPORT_MAX_BYTES,
+  IMPORT_MAX_ROWS,
+  importQuerySchema,
+  importRefusedSchema,
+  importResultSchema,
+} from '../../contracts/imports.ts';
+import {
   inventoryTagListSchema,
   itemPlacesSchema,
   LOCATION_MAX_DEPTH,
@@ -226,6 +234,8 @@ const componentSchemas = {
     ChangeList: changeListSchema,
     UndoResult: undoResultSchema,
     TrashList: trashListSchema,
+    ImportResult: importResultSchema,
+    ImportRefused: importRefusedSchema,
     Error: errorBodySchema,
   }),
   ...documented('input', {
@@ -834,6 +844,48 @@ export const OPENAPI_DOCUMENT = {
           '200': jsonResponse('A page of the trash.', 'TrashList'),
           '400': ref('responses/BadRequest'),
           '404': ref('responses/NotFound'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/inventories/{id}/imports': {
+      parameters: [inventoryIdParameter],
+      post: {
+        operationId: 'importCsv',
+        summary: 'Import a CSV file: add and update items, all or nothing (editors and owners)',
+        description:
+          'The body is a CSV file as a spreadsheet saves it: the export’s columns ' +
+          `(${CSV_COLUMNS.join(', ')}) or common other names (qty, quantity, notes, …) in ` +
+          'any order and case; `,`, `;` or tab between cells; UTF-8 (with or without a BOM), ' +
+          `UTF-16 with a BOM, else Windows-1252; at most ${IMPORT_MAX_BYTES / 1024 / 1024} MB ` +
+          `and ${IMPORT_MAX_ROWS} rows. A row with the id of an item of this inventory updates ` +
+          'it (a column the file lacks leaves that field as it is); a row without one adds ' +
+          'an item. Locations (`Garage / Shelf 2`) and tags that do not exist are made. The ' +
+          'import is one change (`via` and `action` `import`): undoing it takes it all back. ' +
+          'A file this site exported, unchanged, changes nothing.',
+        parameters: queryParameters(importQuerySchema),
+        requestBody: {
+          required: true,
+          content: { 'text/csv': { schema: { type: 'string' } } },
+        },
+        responses: {
+          '200': jsonResponse(
+            'Imported (or, with `dry_run=true`, what it would do; nothing written).',
+            'ImportResult',
+            changeIdHeader,
+          ),
+          '400': ref('responses/BadRequest'),
+          '403': ref('responses/Forbidden'),
+          '404': ref('responses/NotFound'),
+          '413': errorResponse(
+            `The file is larger than ${IMPORT_MAX_BYTES / 1024 / 1024} MB (\`payload_too_large\`).`,
+          ),
+          '415': errorResponse('The body is not `text/csv` (`unsupported_media_type`).'),
+          '422': jsonResponse(
+            'Nothing imported: the file is not CSV (`report` null), or has problems (each with ' +
+              'its row, column, message and value in `report.problems`).',
+            'ImportRefused',
+          ),
           ...commonErrors,
         },
       },

@@ -56,6 +56,9 @@ const NOTICES = {
   'token-revoked': 'The token has been revoked.',
   'invite-revoked': 'The invite link has been revoked: it no longer works.',
   'left-inventory': 'You have left the inventory.',
+  'import-discarded': 'The upload was discarded; nothing was imported.',
+  'import-plan-changed':
+    'The inventory changed since the preview, so nothing was imported. This is what the import would do now.',
 } as const;
 
 /**
@@ -84,6 +87,7 @@ const NAMED_NOTICES = {
   'item-restored': (name: string) => `Restored “${name}” from the trash.`,
   'change-undone': (name: string) => `Undid the change to ${name}.`,
   'trash-emptied': (name: string) => `Emptied the trash: ${name} deleted for good.`,
+  'items-imported': (name: string) => `Imported ${name}.`,
   // Bulk changes: `name` is the place, tag or minimum, `amount` how many items changed.
   'items-moved': (place: string, count: number) =>
     `Moved ${plural(count, 'item')} ${place === '' ? 'out of their locations' : `to “${place}”`}.`,

@@ -1,22 +1,14 @@
-import { stringify, type Options } from 'csv-stringify/sync';
+import { CSV_COLUMNS } from '../../contracts/imports.ts';
 import type { ListedItem } from '../items/items.ts';
 
 /**
  * The CSV export's format (SPEC "Spreadsheets and bulk changes"): these columns, UTF-8 with a
  * byte-order mark (so Excel reads it as UTF-8), CRLF line ends, RFC 4180 quoting, and text
- * cells that a spreadsheet would run as a formula written with a leading `'`. csv-stringify
- * does the quoting; this module says what goes in each cell.
+ * cells that a spreadsheet would run as a formula written with a leading `'`. The writing is
+ * this module's own: RFC 4180's quoting is one rule, and csv-stringify, general as it is,
+ * cost 0.7–1.1 s of the 100,000-row export's 3 s budget (bench/RESULTS.md). Reading is
+ * csv-parse's (read.ts), where the grammar's corners are.
  */
-
-const CSV_COLUMNS = [
-  'id',
-  'name',
-  'amount',
-  'description',
-  'location',
-  'tags',
-  'min_amount',
-] as const;
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
@@ -25,46 +17,43 @@ const TAG_SEPARATOR = ', ';
 
 /**
  * What a spreadsheet takes for the start of a formula (or, for tab and CR, what it drops
- * before one). csv-stringify's own `escape_formulas` also escapes the full-width forms of
- * these, which SPEC does not name and the import would then have to undo too, so the rule
- * is applied here, once (the import will need to read it back).
+ * before one), after any `'` already there: such a cell is written with one more `'` in
+ * front, and the import takes exactly one away, so that every text, `'=x` included, goes
+ * out and back unchanged (the usual escaping, one `'` before `=`, cannot tell `'=x` written
+ * from `=x` protected).
  */
-const FORMULA_STARTS: readonly string[] = ['=', '+', '-', '@', '\t', '\r'];
+const FORMULA_START = /^'*[=+\-@\t\r]/;
 
 /** A text cell as written: with a leading `'` when it would start a formula. */
 function protectedText(text: string): string {
-  return text.length > 0 && FORMULA_STARTS.includes(text[0]!) ? `'${text}` : text;
+  return FORMULA_START.test(text) ? `'${text}` : text;
 }
 
-const OPTIONS: Options = {
-  columns: [...CSV_COLUMNS],
-  record_delimiter: 'windows',
-  // RFC 4180: quote a cell holding the delimiter, a quote, CR or LF; double its quotes.
-  // Without this, naming a record delimiter stops csv-stringify quoting a lone LF or CR.
-  quote_record_delimiter: true,
-  quote: '"',
-  escape: '"',
-  quoted: false,
-  escape_formulas: false,
-};
+/** A text cell as read back: the `'` the export put before a formula start taken away. */
+export function unprotectedText(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell) ? cell.slice(1) : cell;
+}
 
-/** One item as a record: numbers as digits, text protected, no location or minimum empty. */
-function record(item: ListedItem, locationPaths: ReadonlyMap<number, string>) {
+/** RFC 4180: a cell holding a comma, a quote, CR or LF is quoted, its quotes doubled. */
+function cell(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+const CRLF = '\r\n';
+
+/** One item as a line: numbers as digits, text protected, no location or minimum empty. */
+function line(item: ListedItem, locationPaths: ReadonlyMap<number, string>): string {
   const location = item.locationId === null ? '' : (locationPaths.get(item.locationId) ?? '');
-  return {
-    id: String(item.id),
-    name: protectedText(item.name),
-    amount: String(item.amount),
-    description: protectedText(item.description),
-    location: protectedText(location),
-    tags: protectedText(item.tags.join(TAG_SEPARATOR)),
-    min_amount: item.minAmount === null ? '' : String(item.minAmount),
-  };
+  return (
+    `${item.id},${cell(protectedText(item.name))},${item.amount},` +
+    `${cell(protectedText(item.description))},${cell(protectedText(location))},` +
+    `${cell(protectedText(item.tags.join(TAG_SEPARATOR)))},${item.minAmount ?? ''}${CRLF}`
+  );
 }
 
 /** The byte-order mark and the header line: what every export starts with. */
 export function csvHeader(): string {
-  return stringify([], { ...OPTIONS, header: true, bom: true });
+  return `\uFEFF${CSV_COLUMNS.join(',')}${CRLF}`;
 }
 
 /** Rows for `items`, each ending in CRLF. */
@@ -72,9 +61,7 @@ export function csvRows(
   items: readonly ListedItem[],
   locationPaths: ReadonlyMap<number, string>,
 ): string {
-  if (items.length === 0) return '';
-  return stringify(
-    items.map((item) => record(item, locationPaths)),
-    { ...OPTIONS, header: false },
-  );
+  let text = '';
+  for (const item of items) text += line(item, locationPaths);
+  return text;
 }

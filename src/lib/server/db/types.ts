@@ -21,6 +21,7 @@ export interface Database {
   locations: LocationsTable;
   tags: TagsTable;
   item_tags: ItemTagsTable;
+  pending_imports: PendingImportsTable;
 }
 
 export interface UsersTable {
@@ -189,4 +190,18 @@ export interface DjangoImportsTable {
   users: number;
   items: number;
   imported_at: ColumnType<Date, Date | undefined, never>;
+}
+
+/** A CSV file uploaded for import, held until its preview is confirmed or it expires. */
+export interface PendingImportsTable {
+  id: string;
+  inventory_id: number;
+  user_id: number;
+  file_name: string;
+  /** What the file was read as, for the preview's notice. */
+  encoding: string;
+  /** The file as text. */
+  content: string;
+  created_at: ColumnType<Date, never, never>;
+  expires_at: Date;
 }
