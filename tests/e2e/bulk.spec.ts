@@ -62,7 +62,7 @@ test('moves every item matching the search at once, then undoes it (JavaScript o
   await expect(apply).toBeVisible();
   await bulk.getByLabel('Select all 27 items matching').check();
   await bulk.getByLabel('With the selected').selectOption('move');
-  await bulk.getByLabel('Location').selectOption(String(garage));
+  await bulk.getByLabel('Move to').selectOption(String(garage));
   await apply.click();
 
   await expect(notice(page)).toHaveText('Moved 27 items to “Garage”.');
