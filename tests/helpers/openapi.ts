@@ -36,6 +36,8 @@ function validatorFor(schema: unknown): ValidateFunction {
 
 /** The document's path template for a request path, such as `/api/items/{id}`. */
 function templateOf(pathname: string): string | undefined {
+  // A path of its own (`/api/items/bulk`) comes before a template it also fits (`{id}`).
+  if (Object.hasOwn(document.paths, pathname)) return pathname;
   return Object.keys(document.paths).find((template) =>
     new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(pathname),
   );

@@ -697,6 +697,8 @@ describe.each(BACKENDS)('the items API on %s', (backend) => {
           '/api/items/{id}/adjust',
           '/api/items/{id}/history',
           '/api/items/{id}/restore',
+          '/api/items/bulk',
+          '/api/inventories/{id}/imports',
           '/api/changes/{id}/undo',
           '/api/inventories/{id}/activity',
           '/api/inventories/{id}/trash',

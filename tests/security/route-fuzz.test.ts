@@ -385,6 +385,39 @@ const ENDPOINTS: readonly Endpoint[] = [
     form: { return_to: '/' },
     risky: true,
   },
+  // Bulk changes: ids are a list here, with the caller's own item, another user's, both.
+  {
+    name: 'API: bulk',
+    path: '/api/items/bulk',
+    method: 'POST',
+    json: { ids: (w) => `[${own(w)}]`, action: '"set_min"', min_amount: '2' },
+    extra: {
+      ids: (w) => [
+        `[${theirs(w)}]`,
+        `[${own(w)}, ${theirs(w)}]`,
+        '[]',
+        `[${Array.from({ length: 5001 }, (_, i) => i + 1).join(',')}]`,
+      ],
+      action: () => ['"delete"', '"move"', '"tag"', '"untag"', '"DELETE"'],
+      min_amount: () => ['null', '-1', '"3"'],
+    },
+    risky: true,
+  },
+  {
+    name: 'bulk (form)',
+    path: '/inventories/{id}/bulk',
+    method: 'POST',
+    page: true,
+    query: { return_to: '/' },
+    form: { ids: own, action: 'set_min', min_amount: '2', all: '', query: 'q=item' },
+    extra: {
+      ids: (w) => [theirs(w), '0', '1e3'],
+      action: () => ['delete', 'move', 'tag', 'untag', ''],
+      all: () => ['1'],
+      query: () => ['tag=a&tag=b&low=true', 'location=abc', '%ff'],
+    },
+    risky: true,
+  },
   { name: 'item page', path: '/items/{id}/', method: 'GET', page: true },
   { name: 'locations page', path: '/inventories/{id}/locations', method: 'GET', page: true },
   { name: 'location page', path: '/locations/{id}/', method: 'GET', page: true },
@@ -2067,9 +2100,9 @@ function mayHaveHarmedFuzzer(
   // A refused request (4xx) changed nothing; anything else may have.
   if (answer.answered && answer.status >= 400 && answer.status < 500) return false;
   if (!spec.endpoint.risky || !['POST', 'DELETE'].includes(spec.method)) return false;
-  // Deleting an item (or undoing its add) through the API needs no session; everything else
-  // here does.
-  if (spec.endpoint.name === 'API: item' || spec.endpoint.name === 'API: undo') return true;
+  // Deleting an item (or undoing its add, or a bulk delete) through the API needs no
+  // session; everything else here does.
+  if (['API: item', 'API: undo', 'API: bulk'].includes(spec.endpoint.name)) return true;
   const session = w.fuzzer.client.cookie;
   return request.headers.some(
     ([name, value]) => named('Cookie')([name, value]) && !!session && value.includes(session),

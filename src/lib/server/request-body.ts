@@ -80,8 +80,8 @@ function decodeUtf8(bytes: Uint8Array, what: string): string {
 }
 
 /** Decodes `application/x-www-form-urlencoded` strictly: bad escapes or UTF-8 are a 400. */
-function parseUrlEncoded(text: string): Map<string, string> {
-  const fields = new Map<string, string>();
+function parseUrlEncoded(text: string): FormValues {
+  const fields: FormValues = [];
   if (text === '') return fields;
   for (const pair of text.split('&')) {
     if (pair === '') continue;
@@ -90,8 +90,7 @@ function parseUrlEncoded(text: string): Map<string, string> {
     try {
       const name = decodeURIComponent(rawName.replaceAll('+', ' '));
       const value = decodeURIComponent(rawValue.replaceAll('+', ' '));
-      // Like Django's QueryDict.get: the last value of a repeated field wins.
-      fields.set(name, value);
+      fields.push([name, value]);
     } catch {
       throw badRequest('The form data has broken percent-encoding.');
     }
@@ -99,15 +98,42 @@ function parseUrlEncoded(text: string): Map<string, string> {
   return fields;
 }
 
+/** A form's text fields in the order sent, a repeated name once per value. */
+type FormValues = [name: string, value: string][];
+
+/**
+ * A form post's text fields: the last value of each (like Django's QueryDict.get: the last
+ * value of a repeated field wins), and every value a name was sent with (`getlist`: the
+ * checkboxes of a list).
+ */
+export interface FormBody {
+  fields: Record<string, string>;
+  all: (name: string) => string[];
+}
+
+function formBody(values: FormValues): FormBody {
+  // Maps, so that a field named `__proto__` is a field like any other.
+  const lists = new Map<string, string[]>();
+  for (const [name, value] of values) {
+    const list = lists.get(name);
+    if (list) list.push(value);
+    else lists.set(name, [value]);
+  }
+  return {
+    fields: Object.fromEntries(new Map(values)),
+    all: (name) => [...(lists.get(name) ?? [])],
+  };
+}
+
 /**
  * The text fields of a form post (urlencoded or multipart). Anything else is a 415; files
  * in a multipart form are ignored, so a file where text was expected reads as missing.
  */
-export async function readFormFields(request: Request): Promise<Record<string, string>> {
+export async function readForm(request: Request): Promise<FormBody> {
   const type = mediaTypeOf(request);
   if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') {
     // A post with no body at all (a bare button, `curl -X POST`) is an empty form.
-    if (type === '' && (await readBodyBytes(request)).byteLength === 0) return {};
+    if (type === '' && (await readBodyBytes(request)).byteLength === 0) return formBody([]);
     throw new BodyError({
       status: 415,
       code: 'unsupported_media_type',
@@ -116,16 +142,16 @@ export async function readFormFields(request: Request): Promise<Record<string, s
   }
   const bytes = await readBodyBytes(request);
   if (type === 'application/x-www-form-urlencoded') {
-    return Object.fromEntries(parseUrlEncoded(decodeUtf8(bytes, 'form data')));
+    return formBody(parseUrlEncoded(decodeUtf8(bytes, 'form data')));
   }
-  return (await readMultipart(request, bytes)).fields;
+  return readMultipart(request, bytes);
 }
 
 /** A multipart body's text fields (checked to be UTF-8) and its first non-empty file. */
 async function readMultipart(
   request: Request,
   bytes: Uint8Array<ArrayBuffer>,
-): Promise<{ fields: Record<string, string>; file: UploadedFile | undefined }> {
+): Promise<FormBody & { file: UploadedFile | undefined }> {
   let form: FormData;
   try {
     form = await new Response(bytes, {
@@ -134,8 +160,7 @@ async function readMultipart(
   } catch {
     throw badRequest('The multipart form data is malformed.');
   }
-  // A Map, as for urlencoded forms: a field named `__proto__` is a field like any other.
-  const fields = new Map<string, string>();
+  const fields: FormValues = [];
   let file: UploadedFile | undefined;
   for (const [name, value] of form) {
     if (typeof value !== 'string') {
@@ -147,9 +172,9 @@ async function readMultipart(
     if (value.includes('\uFFFD') && !isWellFormedUtf8Field(bytes)) {
       throw badRequest('The form data is not valid UTF-8.');
     }
-    fields.set(name, value);
+    fields.push([name, value]);
   }
-  return { fields: Object.fromEntries(fields), file };
+  return { ...formBody(fields), file };
 }
 
 /** A file sent in a multipart form. */
@@ -160,15 +185,15 @@ export interface UploadedFile {
 
 /**
  * A multipart form that carries a file of up to `fileLimit` bytes (with its text fields, as
- * `readFormFields` reads them): the body may be that much larger than the usual cap. Any
+ * `readForm` reads them): the body may be that much larger than the usual cap. Any
  * other form is read as usual, without a file.
  */
 export async function readUploadForm(
   request: Request,
   fileLimit: number,
-): Promise<{ fields: Record<string, string>; file: UploadedFile | undefined }> {
+): Promise<FormBody & { file: UploadedFile | undefined }> {
   if (mediaTypeOf(request) !== 'multipart/form-data') {
-    return { fields: await readFormFields(request), file: undefined };
+    return { ...(await readForm(request)), file: undefined };
   }
   return readMultipart(request, await readBodyBytes(request, fileLimit + BODY_LIMIT_BYTES));
 }
@@ -198,6 +223,11 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   } catch {
     throw badRequest('The request body is not valid JSON.');
   }
+}
+
+/** The last value of each text field of a form post (see `readForm`). */
+export async function readFormFields(request: Request): Promise<Record<string, string>> {
+  return (await readForm(request)).fields;
 }
 
 /** A request body that is a file of this media type (`text/csv`), of up to `limit` bytes. */

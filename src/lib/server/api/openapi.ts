@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bulkChangeSchema, bulkResultSchema, MAX_BULK_ITEMS } from '../../contracts/bulk.ts';
 import { errorBodySchema } from '../../contracts/errors.ts';
 import {
   AMOUNT_MAX,
@@ -426,6 +427,48 @@ const lastOwnerResponse = errorResponse(
 /** Changes need a browser session, or a token with the `read-write` scope. */
 const WRITE_SECURITY = [{ sessionCookie: [] }, { bearerToken: ['read-write'] }];
 
+// Bulk changes (issue 19): `POST /api/items/bulk`, its body and its answer.
+const BULK_SCHEMAS = {
+  ...documented('output', { BulkResult: bulkResultSchema }),
+  ...documented('input', { BulkChange: bulkChangeSchema }),
+};
+const BULK_PATHS = {
+  '/api/items/bulk': {
+    post: {
+      operationId: 'bulkChangeItems',
+      security: WRITE_SECURITY,
+      summary: 'One action on many items of one inventory, all or nothing (editors and owners)',
+      description:
+        '`move` (to `location_id`, or null for none), `tag` (adds `tag`, making it when the ' +
+        'inventory has no such tag), `untag`, `set_min` (`min_amount`, or null for none) or ' +
+        '`delete` (to the trash), on 1 to ' +
+        `${MAX_BULK_ITEMS} items. One transaction and one change (\`via\` and \`action\` ` +
+        '`bulk`): `POST /api/changes/{id}/undo` reverts all of it. Items already so are left ' +
+        'as they are (their version too). All the ids must be of one inventory.',
+      requestBody: jsonBody('BulkChange'),
+      responses: {
+        '200': jsonResponse('Done: the change, and how many items it changed.', 'BulkResult', {
+          ...changeIdHeader,
+        }),
+        '404': errorResponse(
+          'An id is not an item the caller can see (another user’s, in the trash, or none); ' +
+            'nothing changed.',
+        ),
+        '400': errorResponse(
+          'Fields are invalid (`validation_error`, with `fields`): no ids or more than ' +
+            `${MAX_BULK_ITEMS}, ids of several inventories, a location not of the inventory, ` +
+            `an item that has ${MAX_TAGS_PER_ITEM} tags already, or an inventory with ` +
+            `${MAX_TAGS_PER_INVENTORY} tags. Nothing changed.`,
+        ),
+        '403': ref('responses/Forbidden'),
+        '413': ref('responses/PayloadTooLarge'),
+        '415': ref('responses/UnsupportedMediaType'),
+        ...commonErrors,
+      },
+    },
+  },
+};
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
@@ -491,6 +534,7 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    ...BULK_PATHS,
     '/api/items/{id}': {
       parameters: [itemIdParameter],
       get: {
@@ -933,7 +977,7 @@ export const OPENAPI_DOCUMENT = {
           'requests a minute per server process.',
       },
     },
-    schemas: componentSchemas,
+    schemas: { ...componentSchemas, ...BULK_SCHEMAS },
     responses: {
       BadRequest: errorResponse(
         'The body or the query cannot be read (`bad_request`), fields are invalid or unknown ' +

@@ -1,5 +1,5 @@
 import type { AstroCookies } from 'astro';
-import { formatNumber } from '../../plural.ts';
+import { formatNumber, plural } from '../../plural.ts';
 import { SESSION_COOKIE } from './lucia.ts';
 
 /**
@@ -88,6 +88,18 @@ const NAMED_NOTICES = {
   'change-undone': (name: string) => `Undid the change to ${name}.`,
   'trash-emptied': (name: string) => `Emptied the trash: ${name} deleted for good.`,
   'items-imported': (name: string) => `Imported ${name}.`,
+  // Bulk changes: `name` is the place, tag or minimum, `amount` how many items changed.
+  'items-moved': (place: string, count: number) =>
+    `Moved ${plural(count, 'item')} ${place === '' ? 'out of their locations' : `to “${place}”`}.`,
+  'items-tagged': (tag: string, count: number) => `Tagged ${plural(count, 'item')} “${tag}”.`,
+  'items-untagged': (tag: string, count: number) =>
+    `Took the tag “${tag}” off ${plural(count, 'item')}.`,
+  'items-min-set': (min: string, count: number) =>
+    min === ''
+      ? `Cleared the minimum of ${plural(count, 'item')}.`
+      : `Set the minimum of ${plural(count, 'item')} to ${min}.`,
+  'items-deleted': (_: string, count: number) => `Moved ${plural(count, 'item')} to the trash.`,
+  'items-unchanged': () => 'Nothing changed: the items were already so.',
 } as const;
 
 /**

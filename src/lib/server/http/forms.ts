@@ -10,7 +10,7 @@ import {
   type SecretKind,
 } from '../auth/cookies.ts';
 import { FORBIDDEN_MESSAGE, type Denied, type Need } from '../inventories/access.ts';
-import { readFormFields, readUploadForm, type UploadedFile } from '../request-body.ts';
+import { readForm, readUploadForm, type UploadedFile } from '../request-body.ts';
 import { problemResponse, problems } from './problems.ts';
 
 /**
@@ -72,7 +72,15 @@ export async function formPage(
   Astro: PageContext,
   options: {
     methods?: readonly Method[];
-    post?: (fields: Record<string, string>, file?: UploadedFile) => Promise<FormOutcome>;
+    /**
+     * `file`: the upload, when the form may carry one (`uploadLimit`); `all(name)`: every
+     * value of a repeated field (a list's checkboxes), where `fields` has the last.
+     */
+    post?: (
+      fields: Record<string, string>,
+      file: UploadedFile | undefined,
+      all: (name: string) => string[],
+    ) => Promise<FormOutcome>;
     /** The form may carry a file of up to this many bytes (a multipart upload). */
     uploadLimit?: number;
   },
@@ -86,10 +94,12 @@ export async function formPage(
   if (request.method !== 'POST' || !options.post) return state;
 
   state.posted = true;
-  let file: UploadedFile | undefined;
-  if (options.uploadLimit === undefined) state.fields = await readFormFields(request);
-  else ({ fields: state.fields, file } = await readUploadForm(request, options.uploadLimit));
-  const outcome = await options.post(state.fields, file);
+  const body =
+    options.uploadLimit === undefined
+      ? { ...(await readForm(request)), file: undefined }
+      : await readUploadForm(request, options.uploadLimit);
+  state.fields = body.fields;
+  const outcome = await options.post(state.fields, body.file, body.all);
   const cookieContext = { cookies, secure: locals.secure };
   switch (outcome.kind) {
     case 'redirect': {

@@ -199,7 +199,7 @@ const SORT_KEY_SQL: Readonly<Record<SortKey, RawBuilder<unknown>>> = {
   id: sql`items.id`,
 };
 
-const filtersOf = (query: Partial<ItemListQuery>): ItemFilters => ({
+export const filtersOf = (query: Partial<ItemListQuery>): ItemFilters => ({
   search: query.search,
   location: query.location,
   tags: query.tags ?? [],
@@ -339,7 +339,11 @@ const TAGS_REFUSED: PlaceRefusal = {
   message: TOO_MANY_TAGS_MESSAGE,
 };
 
-async function isLocationOf(db: Db, locationId: number, inventoryId: number): Promise<boolean> {
+export async function isLocationOf(
+  db: Db,
+  locationId: number,
+  inventoryId: number,
+): Promise<boolean> {
   const row = await db
     .selectFrom('locations')
     .select('id')
@@ -468,7 +472,7 @@ export type ChangeItemOutcome =
   | Denied;
 
 /** What every change writes besides its own fields. */
-const changeStamp = (caller: Caller) => ({
+export const changeStamp = (caller: Caller) => ({
   updated_at: sql<Date>`now()`,
   updated_by: caller.userId,
   version: sql<number>`version + 1`,
