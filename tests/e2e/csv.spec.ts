@@ -104,9 +104,7 @@ test('a spreadsheet comes in through the preview, and one Undo takes it back', a
   await page.getByRole('button', { name: 'Preview' }).click();
   const problems = page.getByTestId('import-problems');
   await expect(problems).toContainText('1 problem in the file');
-  await expect(problems.getByRole('row').nth(1)).toContainText(
-    '2amountEnter a whole number.many',
-  );
+  await expect(problems.getByRole('row').nth(1)).toContainText('2amountEnter a whole number.many');
   await expect(page.getByTestId('import-apply')).toHaveCount(0);
   await page.getByRole('button', { name: 'Start over' }).click();
 

@@ -377,6 +377,31 @@ const ENDPOINTS: readonly Endpoint[] = [
     extra: { action: () => ['empty', '', 'RESTORE'], item: (w) => [own(w), theirs(w), '0'] },
     risky: true,
   },
+  // The import page's forms (an upload without a file, a confirmation of no preview) and the
+  // API's import: a body that is not text/csv is refused before anything is read.
+  {
+    name: 'import page',
+    path: '/inventories/{id}/import',
+    method: 'POST',
+    page: true,
+    form: { action: 'apply', preview: 'nonsense', digest: 'x' },
+    extra: { action: () => ['upload', 'discard', ''] },
+  },
+  {
+    name: 'import preview',
+    path: '/inventories/{id}/import',
+    method: 'GET',
+    page: true,
+    query: { preview: 'nonsense' },
+    sameRoute: true,
+  },
+  {
+    name: 'API: import',
+    path: '/api/inventories/{id}/imports',
+    method: 'POST',
+    query: { dry_run: 'true' },
+    extra: { dry_run: () => ['false', 'TRUE', ''] },
+  },
   {
     name: 'undo (form)',
     path: '/changes/{id}/undo',

@@ -1,7 +1,7 @@
 import type { APIContext } from 'astro';
 import { parseItemListParams } from '../../contracts/items.ts';
 import { db } from '../db/index.ts';
-import { pacedBatches } from '../export/index.ts';
+import { pacedBatches, readAhead } from '../export/index.ts';
 import { problemResponse, problems } from '../http/problems.ts';
 import { parseRowId } from '../ids.ts';
 import { callerOf } from '../inventories/access.ts';
@@ -123,7 +123,9 @@ export async function csvExportResponse(context: APIContext): Promise<Response> 
   const locations = await listLocationsForMember(db, caller, 'read', inventoryId);
   const paths = new Map(locations.map((location) => [location.id, locationPath(location)]));
   const batches = pacedBatches(
-    listedItemBatchesForMember(db, caller, 'read', { inventoryId }, query, CSV_BATCH_SIZE),
+    readAhead(
+      listedItemBatchesForMember(db, caller, 'read', { inventoryId }, query, CSV_BATCH_SIZE),
+    ),
     locals.requestId,
   );
   const failed = (error: unknown) =>

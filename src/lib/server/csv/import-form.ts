@@ -25,7 +25,7 @@ import { decodeCsvFile, readCsvText } from './read.ts';
  */
 type Db = Kysely<Database>;
 
-const importPagePath = (inventoryId: number): string => `/inventories/${inventoryId}/import`;
+export const importPagePath = (inventoryId: number): string => `/inventories/${inventoryId}/import`;
 const previewPath = (inventoryId: number, id: string) =>
   `${importPagePath(inventoryId)}?preview=${encodeURIComponent(id)}`;
 

@@ -39,6 +39,30 @@ export async function* pacedBatches<T>(
 }
 
 /**
+ * The same batches, the next one fetched while the consumer writes the current one, so the
+ * database and the writer work at once: at most one batch more in memory. A consumer that
+ * stops early returns the source, as for any iterator.
+ */
+export async function* readAhead<T>(batches: AsyncIterable<T>): AsyncGenerator<T> {
+  const source = batches[Symbol.asyncIterator]();
+  let next = source.next();
+  // A failure of the batch fetched ahead surfaces when it is awaited, or not at all if the
+  // consumer stopped first.
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const step = await next;
+      if (step.done === true) return;
+      next = source.next();
+      next.catch(() => undefined);
+      yield step.value;
+    }
+  } finally {
+    await source.return?.();
+  }
+}
+
+/**
  * The export of the items the caller can read (all of them, those of the inventory named by
  * `?inventory=<id>`, or the one named by `rawId`) in `format`. An id that is not digits, out
  * of range, missing or in an inventory the caller is not in gives the empty list, as the
