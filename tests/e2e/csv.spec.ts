@@ -118,7 +118,7 @@ test('a spreadsheet comes in through the preview, and one Undo takes it back', a
     .setInputFiles({ name: 'tools.csv', mimeType: 'text/csv', buffer: excel });
   await page.getByRole('button', { name: 'Preview' }).click();
   await expect(page.getByTestId('import-summary')).toContainText('1 row: 1 to add, 0 to update');
-  await expect(page.getByText('read as Windows-1252')).toBeVisible();
+  await expect(page.getByText('so it was read as Windows-1252')).toBeVisible();
   await expect(page.getByTestId('import-adds')).toContainText('Säge');
   await expect(page.getByText('2 new locations: Shed · Shed / Wall')).toBeVisible();
   await page.getByRole('button', { name: 'Import 1 item' }).click();
@@ -127,5 +127,6 @@ test('a spreadsheet comes in through the preview, and one Undo takes it back', a
   await expect(page.getByTestId('summary')).toContainText('2 items');
   await page.getByRole('button', { name: 'Undo', exact: true }).click();
   await expect(page.getByTestId('summary')).toContainText('1 item,');
-  await expect(page.getByText('Säge')).toHaveCount(0);
+  await expect(page.getByText('Undid the change to “Säge”.')).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Your items' }).getByText('Säge')).toHaveCount(0);
 });
