@@ -51,6 +51,9 @@ function answerUnparsableRequest(
   socket: Duplex & { _httpMessage?: { _headerSent?: boolean } | null },
   logger: Logger,
 ): void {
+  // Node's parser goes on reading a refused request and reports each later chunk as an
+  // error again; that socket has its answer and is lingering.
+  if (answeredSockets.has(socket)) return;
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -72,6 +75,9 @@ function answerUnparsableRequest(
 /** How long a socket answered by `answerOnSocket` stays open for the client to read the answer. */
 const ANSWER_LINGER_MS = 2_000;
 
+/** Sockets `answerOnSocket` has answered, which only read and drop what still comes. */
+const answeredSockets = new WeakSet<Duplex>();
+
 /**
  * A bodiless answer written on the socket itself, with the security headers, and goodbye.
  * Such a socket is no longer the HTTP server's (a CONNECT's, or one Node could not parse),
@@ -83,6 +89,7 @@ function answerOnSocket(socket: Duplex, status: number, extra: Record<string, st
   const headers = Object.entries({ ...SECURITY_HEADERS, ...extra }).map(
     ([name, value]) => `${name}: ${value}\r\n`,
   );
+  answeredSockets.add(socket);
   socket.resume();
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${headers.join('')}` +
