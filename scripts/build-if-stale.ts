@@ -59,7 +59,10 @@ function withBuildLock(build: () => void): void {
   }
 }
 
-/** Runs `astro build` when `dist/` is missing or older than its sources. */
+/** `npm run build`'s second step, after `astro build` (package.json). */
+const TEMPLATE_COMMAND = ['--liftoff-only', path.join(ROOT, 'scripts/embedded-template.ts')];
+
+/** Runs `astro build` and makes the embedded template when `dist/` is missing or older than its sources. */
 export function buildIfStale(): void {
   if (!buildIsStale()) return;
   withBuildLock(() => {
@@ -74,6 +77,12 @@ export function buildIfStale(): void {
     });
     if (result.status !== 0) {
       throw new Error(`astro build failed with status ${result.status ?? result.signal}`);
+    }
+    const template = spawnSync(process.execPath, TEMPLATE_COMMAND, { cwd: ROOT, stdio: 'inherit' });
+    if (template.status !== 0) {
+      throw new Error(
+        `the embedded template failed with status ${template.status ?? template.signal}`,
+      );
     }
   });
 }

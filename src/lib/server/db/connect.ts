@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { createPGlitePool } from './pglite-pool.ts';
+import { copyEmbeddedTemplate } from './template.ts';
 import type { Database } from './types.ts';
 
 export type Backend = 'postgres' | 'pglite';
@@ -38,6 +39,17 @@ const CONNECT_TIMEOUT_MS = 3_000;
  */
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 
+/**
+ * The embedded database's memory settings, in place of initdb's, which size PostgreSQL for a
+ * server of its own: 128 MB of shared buffers and 64 MB for vacuum. In WebAssembly memory a
+ * page once touched stays resident for good, so these are megabytes of the process's RSS
+ * (bench/RESULTS.md, "Embedded memory", has what each costs and saves).
+ */
+const EMBEDDED_SETTINGS = {
+  shared_buffers: '16MB',
+  maintenance_work_mem: '8MB',
+};
+
 export function openDatabase(options: DatabaseOptions): DatabaseHandle {
   if (options.databaseUrl) {
     const { databaseUrl, poolSize = 10, onIdleError } = options;
@@ -70,7 +82,16 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
   let maintenance: NodeJS.Timeout | undefined;
   const dialect = new PostgresDialect({
     pool: async () => {
-      const pglite = await PGlite.create(dataDir);
+      copyEmbeddedTemplate(dataDir);
+      const pglite = await PGlite.create(dataDir, {
+        startParams: [
+          ...PGlite.defaultStartParams,
+          ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => [
+            '-c',
+            `${name}=${value}`,
+          ]),
+        ],
+      });
       // Nobody else holds the database yet; later rounds queue for the one connection like
       // any query, so they never land inside someone's transaction.
       await pglite.exec('analyze');
