@@ -54,7 +54,7 @@ export interface LoadResult {
   clientCpuMsPerRequest: number;
 }
 
-export const WRK_MISSING = 'npm run bench needs wrk: apt-get install wrk';
+const WRK_MISSING = 'npm run bench needs wrk: apt-get install wrk';
 
 /** Throws `WRK_MISSING` unless an executable `wrk` is on PATH. */
 export function requireWrk(): void {
