@@ -1,6 +1,6 @@
 /**
  * The two servers under load, each a Node process of its own (so neither shares an event
- * loop with autocannon), and their memory as /proc reports it.
+ * loop with the bench), and their memory as /proc reports it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';

@@ -25,7 +25,7 @@ import { IMPORT_MAX_ROWS } from '../src/lib/contracts/imports.ts';
 import { createInventory } from '../src/lib/server/inventories/inventories.ts';
 import { measureExports, stalledDownload, type Download } from './export.ts';
 import { explainPlaces, PLACES_ITEMS, seedPlaces } from './places.ts';
-import { formatTable, runLoad, type LoadResult, type Scenario } from './load.ts';
+import { formatTable, requireWrk, runLoad, type LoadResult, type Scenario } from './load.ts';
 import {
   mb,
   processGroup,
@@ -59,7 +59,9 @@ const TARGETS = {
 const USAGE = `usage: npm run bench -- [options]
 
   --items N           items of the user under load (100)
-  --connections N     autocannon connections, same for every run (10)
+  --connections N     wrk connections, same for every run (10)
+  --threads N         wrk threads, at most --connections (1: leaves the other cores to
+                      the servers and PostgreSQL)
   --duration S        seconds of each measured run (10)
   --warmup S          seconds of warm-up before each run, not measured (2)
   --pool N            DB_POOL_SIZE of the site, and the ceiling's pool size (10)
@@ -89,10 +91,14 @@ const USAGE = `usage: npm run bench -- [options]
                       print where the time went (use with --only to profile one route)
   --help
 
+The load generator is wrk (apt-get install wrk); "client CPU ms/req" in the tables is wrk's
+own CPU time (user + system) per response, beside the server's "CPU ms/req".
+
 Env: BENCH_DATABASE_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres).`;
 
 interface Options {
   items: number;
+  threads: number;
   connections: number;
   duration: number;
   warmup: number;
@@ -117,6 +123,7 @@ function parseOptions(argv: string[]): Options | undefined {
     args: argv,
     options: {
       items: { type: 'string', default: '100' },
+      threads: { type: 'string', default: '1' },
       connections: { type: 'string', default: '10' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
@@ -153,9 +160,15 @@ function parseOptions(argv: string[]): Options | undefined {
     }
     only.add(key as ScenarioKey);
   }
+  const threads = count('threads', values.threads, 1);
+  const connections = count('connections', values.connections, 1);
+  if (connections < threads) {
+    throw new Error(`--connections (${connections}) must be at least --threads (${threads})`);
+  }
   return {
     items: count('items', values.items, 1),
-    connections: count('connections', values.connections, 1),
+    threads,
+    connections,
     duration: count('duration', values.duration, 1),
     warmup: count('warmup', values.warmup, 0),
     pool: count('pool', values.pool, 1),
@@ -293,6 +306,7 @@ function loadTable(results: LoadResult[], ceilingRps: number | undefined): strin
       'non-2xx',
       'peak RSS',
       'CPU ms/req',
+      'client CPU ms/req',
       '÷ ceiling',
     ],
     results.map((r) => [
@@ -304,6 +318,7 @@ function loadTable(results: LoadResult[], ceilingRps: number | undefined): strin
       r.non2xx === 0 ? '0' : `${r.non2xx} ${JSON.stringify(r.otherStatuses)}`,
       mb(r.peakRssKb),
       r.cpuMsPerRequest.toFixed(2),
+      r.clientCpuMsPerRequest.toFixed(3),
       ceilingRps && r.scenario.key !== 'ceiling' ? percent(r.requestsPerSecond / ceilingRps) : '',
     ]),
   );
@@ -481,6 +496,7 @@ async function runRounds(
       ...middle,
       rounds: all,
       cpuMsPerRequest: median(all.map((r) => r.cpuMsPerRequest)),
+      clientCpuMsPerRequest: median(all.map((r) => r.clientCpuMsPerRequest)),
       errors: all.reduce((sum, r) => sum + r.errors, 0),
       non2xx: all.reduce((sum, r) => sum + r.non2xx, 0),
       otherStatuses,
@@ -596,7 +612,9 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
   }
   await preflight(scenarios.filter((s) => s.key !== 'ceiling'));
   console.log(
-    `load: ${options.connections} connections, ${options.warmup} s warm-up + ` +
+    `load: wrk, ${options.threads} thread(s), ` +
+      `${Math.floor(options.connections / options.threads) * options.threads} connections, ` +
+      `${options.warmup} s warm-up + ` +
       `${options.duration} s per scenario, ${options.rounds} round(s)\n`,
   );
   const results = await runRounds(scenarios, options, options.rounds);
@@ -604,7 +622,8 @@ async function loadPhase(run: Run): Promise<LoadResult[]> {
   console.log(`\n${loadTable(results, ceilingRps)}\n`);
   if (options.rounds > 1) {
     console.log(
-      `(each row is the round with the median req/s; CPU ms/req is the median over rounds; ` +
+      `(each row is the round with the median req/s; CPU ms/req and client CPU ms/req are ` +
+        `medians over rounds; ` +
         `errors and non-2xx are summed)`,
     );
   }
@@ -909,6 +928,14 @@ export async function main(argv: string[]): Promise<number> {
   if (!options) {
     console.log(USAGE);
     return 0;
+  }
+  if (options.only.size > 0 || options.places) {
+    try {
+      requireWrk();
+    } catch (error) {
+      console.error((error as Error).message);
+      return 2;
+    }
   }
 
   const interrupted = (signal: NodeJS.Signals) => {
