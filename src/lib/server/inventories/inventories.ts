@@ -238,12 +238,21 @@ export async function lastUsedInventoryId(db: Db, caller: Caller): Promise<numbe
   return row?.inventory_id ?? (await defaultInventoryId(db, caller));
 }
 
+/** Remembers the inventory as the one used last, if the user is one of its members. */
 export async function rememberLastInventory(db: Db, userId: number, id: number): Promise<void> {
   await db
     .updateTable('users')
     .set({ last_inventory_id: id })
     .where('id', '=', userId)
     .where('last_inventory_id', 'is distinct from', id)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('memberships')
+          .select('memberships.inventory_id')
+          .where('memberships.inventory_id', '=', id)
+          .where('memberships.user_id', '=', userId),
+      ),
+    )
     .execute();
 }
 

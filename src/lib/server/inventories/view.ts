@@ -42,26 +42,27 @@ export async function loadInventoryView(
   caller: Caller,
   inventoryId: number,
   url: URL,
+  { remember = true }: { remember?: boolean } = {},
 ): Promise<InventoryView> {
-  const found = await findInventoryForMember(db, caller, 'read', inventoryId, {
-    itemCounts: false,
-  });
-  if (found.status !== 'found') return { status: 'not-found' };
   const query = parseItemListParams(url.searchParams);
-  const [listing, inventories, locations, tagNames] = await Promise.all([
-    listItemsForMember(db, caller, 'read', { inventoryId }, query),
+  // All at once, the inventory itself found among the caller's (the switcher's list): each
+  // query is the caller's own, so for a stranger's id they find nothing, and it is not found.
+  const [inventories, listing, locations, tagNames] = await Promise.all([
     listInventoriesForMember(db, caller, { itemCounts: false }),
+    listItemsForMember(db, caller, 'read', { inventoryId }, query),
     listLocationsForMember(db, caller, 'read', inventoryId),
     listTagNamesForMember(db, caller, 'read', inventoryId),
-    rememberLastInventory(db, caller.userId, inventoryId),
+    remember ? rememberLastInventory(db, caller.userId, inventoryId) : undefined,
   ]);
+  const inventory = inventories.find((candidate) => candidate.id === inventoryId);
+  if (!inventory) return { status: 'not-found' };
   const lastPage = pageCount(listing.total, listing.limit);
   if (listing.page > lastPage) return { status: 'redirect', to: pageHref(url, lastPage) };
   return {
     status: 'ok',
-    inventory: found.inventory,
+    inventory,
     inventories,
-    canEdit: allows(found.inventory.role, 'edit'),
+    canEdit: allows(inventory.role, 'edit'),
     query,
     listing,
     locations,
