@@ -20,6 +20,7 @@ import {
   type BenchDatabase,
   type BenchUser,
 } from './database.ts';
+import { embeddedPhase } from './embedded.ts';
 import { downloadCsv, placeManyItems, postCsvImport, spreadsheetOf } from './csv.ts';
 import { IMPORT_MAX_ROWS } from '../src/lib/contracts/imports.ts';
 import { createInventory } from '../src/lib/server/inventories/inventories.ts';
@@ -75,6 +76,9 @@ const USAGE = `usage: npm run bench -- [options]
                       inventory of theirs)
   --export-stall S    first, seconds a client that has taken the first bytes of /json/
                       reads nothing, the server's memory sampled meanwhile (8; 0 skips it)
+  --embedded N        then run the site on the embedded database (PGlite): its memory at a
+                      first start, a restart, and with N items, and the time its heaviest
+                      pages take there (with --node-flags, the same under other flags)
   --places            then seed an inventory of ${PLACES_ITEMS} items in locations, with tags and
                       minimum amounts; print the plans of its list's filters and load its
                       main page unfiltered and with each filter
@@ -109,6 +113,7 @@ interface Options {
   exportRepeats: number;
   exportStall: number;
   csvItems: number;
+  embeddedItems: number;
   places: boolean;
   rounds: number;
   webConcurrency: number;
@@ -134,6 +139,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'export-repeats': { type: 'string', default: '3' },
       'export-stall': { type: 'string', default: '8' },
       csv: { type: 'string', default: '0' },
+      embedded: { type: 'string', default: '0' },
       places: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
       'web-concurrency': { type: 'string', default: '1' },
@@ -178,6 +184,7 @@ function parseOptions(argv: string[]): Options | undefined {
     exportRepeats: count('export-repeats', values['export-repeats'], 1),
     exportStall: count('export-stall', values['export-stall'], 0),
     csvItems: count('csv', values.csv, 0),
+    embeddedItems: count('embedded', values.embedded, 0),
     places: values.places,
     rounds: count('rounds', values.rounds, 1),
     webConcurrency: count('web-concurrency', values['web-concurrency'], 1),
@@ -994,6 +1001,14 @@ export async function main(argv: string[]): Promise<number> {
     if (options.exportItems > 0) allOk = (await exportPhase(run)) && allOk;
     if (options.csvItems > 0) allOk = (await csvPhase(run)) && allOk;
     if (options.places) allOk = (await placesPhase(run)) && allOk;
+    if (options.embeddedItems > 0) {
+      allOk =
+        (await embeddedPhase({
+          items: options.embeddedItems,
+          nodeFlags: options.nodeFlags,
+          logDir,
+        })) && allOk;
+    }
     if (
       options.logCost &&
       options.logLevel !== 'info' &&
