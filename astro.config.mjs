@@ -32,7 +32,18 @@ export default defineConfig({
     // exports) stream their own bodies as before.
     experimentalDisableStreaming: true,
   }),
-  integrations: [svelte()],
+  integrations: [
+    svelte(),
+    {
+      // `client:interact`: an island that hydrates on first use (src/lib/client-interact.ts).
+      name: 'client-interact',
+      hooks: {
+        'astro:config:setup': ({ addClientDirective }) => {
+          addClientDirective({ name: 'interact', entrypoint: './src/lib/client-interact.ts' });
+        },
+      },
+    },
+  ],
   // Sessions are Lucia's, kept in our own database; Astro's store would be a second,
   // unused copy on disk.
   session: false,

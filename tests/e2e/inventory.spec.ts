@@ -152,14 +152,21 @@ async function expectFieldValid(input: Locator): Promise<void> {
   await expect(input).not.toHaveAttribute('aria-invalid', 'true');
 }
 
+/** The add-item island's element, which Astro marks `ssr` until it has hydrated. */
+function island(page: Page): Locator {
+  return page.locator('astro-island').filter({ has: addForm(page) });
+}
+
 /**
- * Waits until the add-item island has hydrated (Astro removes the island's `ssr` marker),
- * so that what the test types and clicks reaches the island rather than the plain form.
+ * Wakes the add-item island as a user would, by focusing its Name field (on the main page it
+ * hydrates on first use, `client:interact`), and waits until it has hydrated (Astro removes
+ * the island's `ssr` marker), so that what the test types and clicks reaches the island
+ * rather than the plain form. Fails when the island never hydrates.
  */
 async function hydrated(page: Page): Promise<void> {
-  const island = page.locator('astro-island').filter({ has: addForm(page) });
-  await expect(island).toHaveCount(1);
-  await expect(island).not.toHaveAttribute('ssr');
+  await expect(island(page)).toHaveCount(1);
+  await fields(page).name.focus();
+  await expect(island(page)).not.toHaveAttribute('ssr');
 }
 
 /** A second signed-in user in a browser context of their own. */
@@ -289,6 +296,46 @@ test.describe('adding an item with JavaScript', () => {
       'Green apple',
       'Red apple',
     ]);
+  });
+
+  test('what is typed before the island has loaded is kept, with the focus', async ({ page }) => {
+    await registerAndSignIn(page, uniqueUsername('early'));
+    // The island's code arrives only when the test lets it, as over a slow connection.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let requested = () => {};
+    const asked = new Promise<void>((resolve) => (requested = resolve));
+    await page.route('**/_astro/island.*.js', async (route) => {
+      requested();
+      await held;
+      await route.continue();
+    });
+    await page.mouse.move(0, 0);
+    await page.goto('/');
+    const form = fields(page);
+    await expect(island(page)).toHaveAttribute('ssr');
+    const noNavigation = await watchNavigations(page);
+
+    // The click wakes the island; the typing happens while its code is on the way.
+    await form.name.click();
+    await asked;
+    await page.keyboard.type('Claw ham');
+    await expect(island(page)).toHaveAttribute('ssr');
+    await expect(form.name).toHaveValue('Claw ham');
+
+    release();
+    await expect(island(page)).not.toHaveAttribute('ssr');
+    await expect(form.name).toHaveValue('Claw ham');
+    await expect(form.name).toBeFocused();
+    // The caret stayed at the end, and the island knows what the field holds: it adds it.
+    await page.keyboard.type('mer');
+    await expect(form.name).toHaveValue('Claw hammer');
+    await form.amount.fill('2');
+    await form.submit.click();
+    await expect(row(page, 'Claw hammer')).toHaveCount(1);
+    await expect(form.name).toHaveValue('');
+    expect((await storedItems(page)).map((item) => item.name)).toEqual(['Claw hammer']);
+    await noNavigation();
   });
 
   test('disables Add Item while the request is pending', async ({ page }) => {
@@ -987,6 +1034,8 @@ test.describe('JavaScript budget', () => {
     await registerAndSignIn(page, uniqueUsername('budget'));
     await seed(page, { name: 'Budget item', amount: 1 });
     const scripts = collectScripts(page);
+    // The pointer resting over the form would wake the island (it hydrates on first use).
+    await page.mouse.move(0, 0);
     await page.goto('/', { waitUntil: 'networkidle' });
     const atLoad = await measure(page, await scripts.files());
     for (const [url, body] of await scripts.files()) {
@@ -1001,9 +1050,13 @@ test.describe('JavaScript budget', () => {
     );
     expect(atLoad.total).toBeGreaterThan(0);
     expect(atLoad.total).toBeLessThanOrEqual(JS_BUDGET_BYTES);
+    // Svelte is not among it: the island waits to be used.
+    const loaded = [...(await scripts.files()).keys()].map((url) => new URL(url).pathname);
+    expect(loaded.filter((path) => /\/(island|ItemForm|client\.svelte)\./.test(path))).toEqual([]);
+    await expect(island(page)).toHaveAttribute('ssr');
 
+    // Focusing Name hydrates it (`hydrated` focuses it), and brings the schema along.
     await hydrated(page);
-    await fields(page).name.focus();
     await page.waitForLoadState('networkidle');
     await page.waitForTimeout(300);
     const afterFocus = await measure(page, await scripts.files());
