@@ -53,8 +53,10 @@ async function expectFieldError(input: Locator, message: string): Promise<void> 
  */
 async function useIsland(page: Page, name: string, through: 'api' | 'form'): Promise<void> {
   const form = addForm(page);
-  // Hydrated: Astro removes the island's `ssr` marker once its script has run.
+  // Hydrated: Astro removes the island's `ssr` marker once its script has run. On the main
+  // page the island waits for its first use, which focusing Name is.
   await expect(form.island).toHaveCount(1);
+  await form.name.focus();
   await expect(form.island).not.toHaveAttribute('ssr');
   await form.name.fill(name);
   await form.amount.fill('ten');
