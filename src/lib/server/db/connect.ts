@@ -43,7 +43,7 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
  * The embedded database's memory settings, in place of initdb's, which size PostgreSQL for a
  * server of its own: 128 MB of shared buffers and 64 MB for vacuum. In WebAssembly memory a
  * page once touched stays resident for good, so these are megabytes of the process's RSS
- * (bench/RESULTS.md, "Embedded memory", has what each costs and saves).
+ * (bench/RESULTS.md, "Issue 20", "The embedded database", has what each costs and saves).
  */
 const EMBEDDED_SETTINGS = {
   shared_buffers: '16MB',
