@@ -28,6 +28,8 @@ export interface Inventory {
   personal: boolean;
   /** How many items it holds; 0 when not asked for (see `ItemCounts`). */
   itemCount: number;
+  /** True for the one the caller opened last (`/` opens it again). */
+  lastUsed: boolean;
 }
 
 /**
@@ -45,6 +47,11 @@ function memberInventories(db: Db, caller: Caller, { itemCounts = true }: ItemCo
     .selectFrom('memberships')
     .innerJoin('inventories', 'inventories.id', 'memberships.inventory_id')
     .select(['inventories.id', 'inventories.name', 'inventories.personal_of', 'memberships.role'])
+    .select(
+      sql<boolean>`inventories.id is not distinct from (select last_inventory_id from users where users.id = ${caller.userId})`.as(
+        'last_used',
+      ),
+    )
     .select(
       (itemCounts
         ? sql<number>`(select count(*)::int from items where items.inventory_id = inventories.id)`
@@ -66,6 +73,7 @@ function toInventory(
     personal_of: number | null;
     role: Role;
     item_count: number | null;
+    last_used: boolean;
   },
 ): Inventory {
   return {
@@ -74,6 +82,7 @@ function toInventory(
     role: row.role,
     personal: row.personal_of === caller.userId,
     itemCount: row.item_count ?? 0,
+    lastUsed: row.last_used,
   };
 }
 
@@ -137,7 +146,7 @@ export async function createInventoryForCaller(
   const id = await createInventory(db, caller.userId, name);
   return {
     status: 'created',
-    inventory: { id, name, role: 'owner', personal: false, itemCount: 0 },
+    inventory: { id, name, role: 'owner', personal: false, itemCount: 0, lastUsed: false },
   };
 }
 
@@ -223,19 +232,27 @@ export async function defaultInventoryId(db: Db, caller: Caller): Promise<number
   return undefined;
 }
 
-/** The inventory `/` opens: the one used last, while the user is still in it. */
+/**
+ * Which of the caller's inventories `/` opens: the one used last, while they are still in
+ * it; else their own, else the oldest they are in (as `defaultInventoryId` picks).
+ */
+export function lastUsedOf(inventories: readonly Inventory[]): Inventory | undefined {
+  const oldest = () =>
+    inventories.reduce<Inventory | undefined>(
+      (first, inventory) => (first === undefined || inventory.id < first.id ? inventory : first),
+      undefined,
+    );
+  return (
+    inventories.find((inventory) => inventory.lastUsed) ??
+    inventories.find((inventory) => inventory.personal) ??
+    oldest()
+  );
+}
+
+/** The inventory `/` opens (see `lastUsedOf`), or the default one when the user is in none. */
 export async function lastUsedInventoryId(db: Db, caller: Caller): Promise<number | undefined> {
-  const row = await db
-    .selectFrom('users')
-    .innerJoin('memberships', (join) =>
-      join
-        .onRef('memberships.inventory_id', '=', 'users.last_inventory_id')
-        .onRef('memberships.user_id', '=', 'users.id'),
-    )
-    .select('memberships.inventory_id')
-    .where('users.id', '=', caller.userId)
-    .executeTakeFirst();
-  return row?.inventory_id ?? (await defaultInventoryId(db, caller));
+  const inventories = await listInventoriesForMember(db, caller, { itemCounts: false });
+  return lastUsedOf(inventories)?.id ?? (await defaultInventoryId(db, caller));
 }
 
 /** Remembers the inventory as the one used last, if the user is one of its members. */

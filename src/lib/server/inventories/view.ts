@@ -11,6 +11,7 @@ import {
   findInventoryForMember,
   type ItemCounts,
   listInventoriesForMember,
+  lastUsedOf,
   rememberLastInventory,
   type Inventory,
 } from './inventories.ts';
@@ -37,18 +38,29 @@ export type InventoryView =
   | { status: 'redirect'; to: string }
   | { status: 'not-found' };
 
+/**
+ * The view of one inventory, or with 'last-used' of the one `/` opens (see `lastUsedOf`).
+ * `remember` records it as the one used last.
+ */
 export async function loadInventoryView(
   db: Kysely<Database>,
   caller: Caller,
-  inventoryId: number,
+  which: number | 'last-used',
   url: URL,
   { remember = true }: { remember?: boolean } = {},
 ): Promise<InventoryView> {
   const query = parseItemListParams(url.searchParams);
-  // All at once, the inventory itself found among the caller's (the switcher's list): each
-  // query is the caller's own, so for a stranger's id they find nothing, and it is not found.
+  // The inventory is found among the caller's (the switcher's list), and every query is the
+  // caller's own, so for a stranger's id they find nothing, and it is not found. By id, all
+  // run at once; the one used last is read off that list first, which the rest waits for.
+  const listedFirst =
+    which === 'last-used'
+      ? await listInventoriesForMember(db, caller, { itemCounts: false })
+      : undefined;
+  const inventoryId = which === 'last-used' ? lastUsedOf(listedFirst ?? [])?.id : which;
+  if (inventoryId === undefined) return { status: 'not-found' };
   const [inventories, listing, locations, tagNames] = await Promise.all([
-    listInventoriesForMember(db, caller, { itemCounts: false }),
+    listedFirst ?? listInventoriesForMember(db, caller, { itemCounts: false }),
     listItemsForMember(db, caller, 'read', { inventoryId }, query),
     listLocationsForMember(db, caller, 'read', inventoryId),
     listTagNamesForMember(db, caller, 'read', inventoryId),

@@ -68,6 +68,11 @@ const ITEM_COLUMNS = [
   'location_id',
   'min_amount',
   itemTagNames.as('tags'),
+  // A scalar subquery, not a join, so that the columns above need no table name and it is
+  // read only for the rows that come out (a page's 25, not every item it sorted).
+  sql<string | null>`(select username from users where users.id = items.created_by)`.as(
+    'creator_username',
+  ),
 ] as const;
 
 interface ItemColumns {
@@ -127,33 +132,6 @@ function itemsWithCreator(db: Db) {
       itemTagNames.as('tags'),
       'creator.username as creator_username',
     ]);
-}
-
-/** The creator's name for rows a write returned (one more indexed read, by primary key). */
-async function withCreators(
-  db: Db,
-  rows: readonly Omit<ItemColumns, 'creator_username'>[],
-): Promise<Item[]> {
-  const ids = [
-    ...new Set(rows.flatMap((row) => (row.created_by === null ? [] : [row.created_by]))),
-  ];
-  const names = new Map(
-    ids.length === 0
-      ? []
-      : (
-          await db.selectFrom('users').select(['id', 'username']).where('id', 'in', ids).execute()
-        ).map((user) => [user.id, user.username] as const),
-  );
-  return rows.map((row) =>
-    toItem({
-      ...row,
-      creator_username: row.created_by === null ? null : (names.get(row.created_by) ?? null),
-    }),
-  );
-}
-
-async function oneWithCreator(db: Db, row: Omit<ItemColumns, 'creator_username'>): Promise<Item> {
-  return (await withCreators(db, [row]))[0]!;
 }
 
 export interface ItemPage {
@@ -219,26 +197,33 @@ export async function listItemsForMember(
   const sort = query.sort ?? DEFAULT_SORT;
   const filters = filtersOf(query);
 
-  const totals = await matchingItems(db, caller, need, scope, filters)
-    .select([
-      sql<number>`count(*)::int`.as('total'),
-      sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
-      sql<number>`(count(*) filter (where amount < min_amount))::int`.as('lowCount'),
-    ])
-    .executeTakeFirstOrThrow();
-
-  let rows = matchingItems(db, caller, need, scope, filters).select(ITEM_COLUMNS);
   const { keys, direction } = LIST_ORDER[sort];
-  for (const key of keys) rows = rows.orderBy(SORT_KEY_SQL[key], direction);
-  const items = await rows
+  const order = sql.join(keys.map((key) => sql`${SORT_KEY_SQL[key]} ${sql.raw(direction)}`));
+  const pageOfItems = matchingItems(db, caller, need, scope, filters)
+    .select([...ITEM_COLUMNS, sql<number>`row_number() over (order by ${order})`.as('position')])
+    .orderBy(order)
     .limit(limit)
-    .offset((page - 1) * limit)
+    .offset((page - 1) * limit);
+  const totals = matchingItems(db, caller, need, scope, filters).select([
+    sql<number>`count(*)::int`.as('total'),
+    sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
+    sql<number>`(count(*) filter (where amount < min_amount))::int`.as('lowCount'),
+  ]);
+  // One statement, one round trip: the totals' one row, joined to each item of the page (or
+  // to nothing past the end). The position keeps the page's order through the join.
+  const rows = await db
+    .selectFrom(totals.as('totals'))
+    .leftJoin(pageOfItems.as('item'), (join) => join.onTrue())
+    .selectAll()
+    .orderBy('item.position')
     .execute();
+  const { total, totalAmount, lowCount } = rows[0]!;
   return {
-    items: await withCreators(db, items),
-    total: totals.total,
-    totalAmount: Number(totals.totalAmount),
-    lowCount: totals.lowCount,
+    // The left join types every item column nullable; a row with an id holds a whole item.
+    items: rows.flatMap((row) => (row.id === null ? [] : [toItem(row as ItemColumns)])),
+    total,
+    totalAmount: Number(totalAmount),
+    lowCount,
     page,
     limit,
   };
@@ -419,7 +404,7 @@ export async function createItemForMember(
     const same =
       existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
     return same
-      ? { status: 'replayed', item: await oneWithCreator(db, existing) }
+      ? { status: 'replayed', item: toItem(existing) }
       : { status: 'key-reused' };
   };
   const store = async (db: Db): Promise<CreateItemOutcome> => {
@@ -452,7 +437,7 @@ export async function createItemForMember(
       if (tags !== undefined && tags.length > 0) await setItemTags(db, inventoryId, row.id, tags);
       const item =
         tags === undefined || tags.length === 0
-          ? await oneWithCreator(db, row)
+          ? toItem(row)
           : (await findItemForMember(db, caller, 'read', row.id))!;
       return { status: 'created', item, changeId };
     }
@@ -517,7 +502,7 @@ export async function updateItemForMember(
       if (retag) await setItemTags(db, inventoryId, id, tags);
       const item = retag
         ? (await findItemForMember(db, caller, 'read', id))!
-        : await oneWithCreator(db, row);
+        : toItem(row);
       return { status: 'changed', item, changeId: await changeMadeIn(db, row.inventory_id) };
     }
     const miss = await explainMiss(db, caller, need, id);
@@ -559,7 +544,7 @@ export async function adjustItemAmountForMember(
     .executeTakeFirst();
   if (adjusted) {
     const { change_id: changeId, ...row } = adjusted;
-    return { status: 'adjusted', item: await oneWithCreator(db, row), changeId };
+    return { status: 'adjusted', item: toItem(row), changeId };
   }
   const miss = await explainMiss(db, caller, need, id);
   return miss.status === 'allowed' ? { status: 'out-of-range', item: miss.item } : miss;
