@@ -130,6 +130,32 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
       expect(posted.status).toBe(303);
     });
 
+    it('shows the tags and places of the rows escaped on the main page', async () => {
+      // A user of its own: tags and places are searched too, which other tests here count on.
+      const carol = await signUp(site.url, `input_carol_${backend}`);
+      const { inventory } = await createItem(carol, { name: 'first', amount: 1 });
+      // A place's name cannot hold "/", which separates the levels of its path.
+      const placeName = (payload: string) => payload.replaceAll('/', '|');
+      for (const [n, payload] of XSS_PAYLOADS.entries()) {
+        const place = await carol.request(`/api/inventories/${inventory}/locations`, {
+          method: 'POST',
+          json: { name: placeName(payload) },
+        });
+        expect(place.status, await place.clone().text()).toBe(201);
+        const { id } = (await place.json()) as { id: number };
+        const item = await carol.request('/api/items', {
+          method: 'POST',
+          json: { name: `placed ${n}`, amount: 1, location_id: id, tags: [payload] },
+        });
+        expect(item.status, await item.clone().text()).toBe(201);
+      }
+      const main = await (await carol.request('/?limit=100')).text();
+      for (const payload of XSS_PAYLOADS) {
+        expectEscapedInHtml(main, payload, `main page's tags: ${payload}`);
+        expectEscapedInHtml(main, placeName(payload), `main page's places: ${payload}`);
+      }
+    });
+
     it('shows names and descriptions escaped on the main, edit and delete pages', async () => {
       const main = await (await alice.request('/?limit=100')).text();
       for (const payload of [...XSS_PAYLOADS, `form ${XSS_PAYLOADS[0]}`]) {

@@ -16,6 +16,8 @@ export const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 export interface ApiItem {
   id: number;
+  /** The inventory it is in. */
+  inventory: number;
   name: string;
   amount: number;
   description: string;

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorCode } from '../../contracts/errors.ts';
+import { escapeHtml } from '../../html.ts';
 
 /**
  * What went wrong with a request, said once as data (`Problem`), and answered by the one
@@ -22,7 +23,6 @@ export interface Problem {
   headers?: Record<string, string>;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const escapeXmlText = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
