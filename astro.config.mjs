@@ -77,6 +77,19 @@ export default defineConfig({
   },
   vite: {
     plugins: [
+      // Astro imports a page's module anew for every request it answers. The module cache
+      // makes that cheap but not free: resolving and looking up the import was 3-5 % of the
+      // CPU of /json/ and of the main page (bench/RESULTS.md, issue 20). Each page is
+      // imported once here, and the same module answers from then on.
+      {
+        name: 'pages-imported-once',
+        transform(code, id) {
+          if (id !== '\0virtual:astro:pages') return undefined;
+          const once = 'const once = (load) => { let loaded; return () => (loaded ??= load()); };';
+          const imports = /= \(\) => (import\("[^"]+"\));/g;
+          return `${once}\n${code.replace(imports, '= once(() => $1);')}`;
+        },
+      },
       // Vite wraps every dynamic import in the browser in a helper that first preloads the
       // imported chunk's own imports. The one dynamic import here (the island's schema) has
       // none, yet the helper cost the island 0.6 KB gzipped, more than hydrating on first use
