@@ -50,7 +50,11 @@ export function itemRowsHtml(
     canEdit,
     selectable,
   };
-  return items.map((item) => itemRowHtml(item, locationOf(item), page)).join('');
+  // Concatenated, not joined: join copies the rows into a new flat string, and the page
+  // around them is copied (and encoded) once more when it is sent.
+  let rows = '';
+  for (const item of items) rows += itemRowHtml(item, locationOf(item), page);
+  return rows;
 }
 
 function itemRowHtml(
