@@ -197,33 +197,25 @@ export async function listItemsForMember(
   const sort = query.sort ?? DEFAULT_SORT;
   const filters = filtersOf(query);
 
+  const totals = await matchingItems(db, caller, need, scope, filters)
+    .select([
+      sql<number>`count(*)::int`.as('total'),
+      sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
+      sql<number>`(count(*) filter (where amount < min_amount))::int`.as('lowCount'),
+    ])
+    .executeTakeFirstOrThrow();
+  let rows = matchingItems(db, caller, need, scope, filters).select(ITEM_COLUMNS);
   const { keys, direction } = LIST_ORDER[sort];
-  const order = sql.join(keys.map((key) => sql`${SORT_KEY_SQL[key]} ${sql.raw(direction)}`));
-  const pageOfItems = matchingItems(db, caller, need, scope, filters)
-    .select([...ITEM_COLUMNS, sql<number>`row_number() over (order by ${order})`.as('position')])
-    .orderBy(order)
+  for (const key of keys) rows = rows.orderBy(SORT_KEY_SQL[key], direction);
+  const items = await rows
     .limit(limit)
-    .offset((page - 1) * limit);
-  const totals = matchingItems(db, caller, need, scope, filters).select([
-    sql<number>`count(*)::int`.as('total'),
-    sql<string>`coalesce(sum(amount), 0)::text`.as('totalAmount'),
-    sql<number>`(count(*) filter (where amount < min_amount))::int`.as('lowCount'),
-  ]);
-  // One statement, one round trip: the totals' one row, joined to each item of the page (or
-  // to nothing past the end). The position keeps the page's order through the join.
-  const rows = await db
-    .selectFrom(totals.as('totals'))
-    .leftJoin(pageOfItems.as('item'), (join) => join.onTrue())
-    .selectAll()
-    .orderBy('item.position')
+    .offset((page - 1) * limit)
     .execute();
-  const { total, totalAmount, lowCount } = rows[0]!;
   return {
-    // The left join types every item column nullable; a row with an id holds a whole item.
-    items: rows.flatMap((row) => (row.id === null ? [] : [toItem(row as ItemColumns)])),
-    total,
-    totalAmount: Number(totalAmount),
-    lowCount,
+    items: items.map(toItem),
+    total: totals.total,
+    totalAmount: Number(totals.totalAmount),
+    lowCount: totals.lowCount,
     page,
     limit,
   };
