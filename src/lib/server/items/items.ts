@@ -395,9 +395,7 @@ export async function createItemForMember(
     // A row stored before keys were bound to their request has no fingerprint to compare.
     const same =
       existing.idempotency_fingerprint === null || existing.idempotency_fingerprint === fingerprint;
-    return same
-      ? { status: 'replayed', item: toItem(existing) }
-      : { status: 'key-reused' };
+    return same ? { status: 'replayed', item: toItem(existing) } : { status: 'key-reused' };
   };
   const store = async (db: Db): Promise<CreateItemOutcome> => {
     const access = await checkAccess(db, caller, need, inventoryId);
@@ -492,9 +490,7 @@ export async function updateItemForMember(
     if (row) {
       const retag = tags !== undefined && inventoryId !== undefined;
       if (retag) await setItemTags(db, inventoryId, id, tags);
-      const item = retag
-        ? (await findItemForMember(db, caller, 'read', id))!
-        : toItem(row);
+      const item = retag ? (await findItemForMember(db, caller, 'read', id))! : toItem(row);
       return { status: 'changed', item, changeId: await changeMadeIn(db, row.inventory_id) };
     }
     const miss = await explainMiss(db, caller, need, id);
