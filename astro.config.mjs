@@ -80,9 +80,11 @@ export default defineConfig({
       // Astro imports a page's module anew for every request it answers. The module cache
       // makes that cheap but not free: resolving and looking up the import was 3-5 % of the
       // CPU of /json/ and of the main page (bench/RESULTS.md, issue 20). Each page is
-      // imported once here, and the same module answers from then on.
+      // imported once here, and the same module answers from then on. (Built sites only:
+      // the dev server must load a page again after an edit.)
       {
         name: 'pages-imported-once',
+        apply: 'build',
         transform(code, id) {
           if (id !== '\0virtual:astro:pages') return undefined;
           const once = 'const once = (load) => { let loaded; return () => (loaded ??= load()); };';
