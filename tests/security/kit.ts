@@ -240,7 +240,7 @@ const bareTag = (tag: string) => tag.replace(/"[^"]*"|'[^']*'/g, '""');
  * payload adds no element, no event handler, no `javascript:` link and no inline script,
  * and decoded, the page shows it.
  */
-/** The site's own icons (Icon.astro): the one kind of embedded element its pages carry. */
+/** The site's own icons (icons.ts): the one kind of embedded element its pages carry. */
 const SITE_ICON = /^<svg class="icon" viewBox="0 0 24 24" [^<>]*aria-hidden="true"[^<>]*>$/;
 
 export function expectEscapedInHtml(html: string, payload: string, label: string): void {
