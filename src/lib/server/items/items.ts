@@ -56,20 +56,21 @@ export interface Item {
 type Db = Kysely<Database>;
 
 const ITEM_COLUMNS = [
-  'id',
-  'inventory_id',
-  'created_by',
-  'name',
-  'amount',
-  'description',
-  'created_at',
-  'updated_at',
-  'version',
-  'location_id',
-  'min_amount',
+  // Qualified, so that they also serve a query that joins another table with such columns.
+  'items.id',
+  'items.inventory_id',
+  'items.created_by',
+  'items.name',
+  'items.amount',
+  'items.description',
+  'items.created_at',
+  'items.updated_at',
+  'items.version',
+  'items.location_id',
+  'items.min_amount',
   itemTagNames.as('tags'),
-  // A scalar subquery, not a join, so that the columns above need no table name and it is
-  // read only for the rows that come out (a page's 25, not every item it sorted).
+  // A scalar subquery, not a join: it is read only for the rows that come out (a page's
+  // 25, not every item it sorted), and it serves the statements that write an item too.
   sql<string | null>`(select username from users where users.id = items.created_by)`.as(
     'creator_username',
   ),
@@ -110,28 +111,6 @@ function toItem(row: ItemColumns): Item {
     low: row.min_amount !== null && row.amount < row.min_amount,
     tags: row.tags,
   };
-}
-
-/** Items with the name of the member who added each. */
-function itemsWithCreator(db: Db) {
-  return db
-    .selectFrom('items')
-    .leftJoin('users as creator', 'creator.id', 'items.created_by')
-    .select([
-      'items.id',
-      'items.inventory_id',
-      'items.created_by',
-      'items.name',
-      'items.amount',
-      'items.description',
-      'items.created_at',
-      'items.updated_at',
-      'items.version',
-      'items.location_id',
-      'items.min_amount',
-      itemTagNames.as('tags'),
-      'creator.username as creator_username',
-    ]);
 }
 
 export interface ItemPage {
@@ -228,7 +207,9 @@ export async function findItemForMember(
   need: Need,
   id: number,
 ): Promise<Item | undefined> {
-  const row = await itemsWithCreator(db)
+  const row = await db
+    .selectFrom('items')
+    .select(ITEM_COLUMNS)
     .where('items.inventory_id', 'in', inventoriesFor(db, caller, need))
     .where('items.id', '=', id)
     .executeTakeFirst();
@@ -244,7 +225,9 @@ export async function findItemWithRole(
   caller: Caller,
   id: number,
 ): Promise<{ item: Item; role: Role } | undefined> {
-  const row = await itemsWithCreator(db)
+  const row = await db
+    .selectFrom('items')
+    .select(ITEM_COLUMNS)
     .innerJoin('memberships', (join) =>
       join
         .onRef('memberships.inventory_id', '=', 'items.inventory_id')
