@@ -22,11 +22,6 @@ export interface ItemRowOptions {
   canEdit: boolean;
   /** The inventory's page, which the rows' location and tag links filter. */
   listUrl: URL;
-  /**
-   * False for the template of rows the page's script adds: their checkbox would need script
-   * to carry the new id (the page's script budget has no room), so it comes with a reload.
-   */
-  selectable?: boolean;
 }
 
 /** A deep place by its last two levels in the row ("… / Shelf 2 / Blue box"); all on hover. */
@@ -41,7 +36,8 @@ const hiddenName = (name: string, before: string) =>
 export function itemRowsHtml(
   items: readonly Item[],
   locationOf: (item: Item) => Location | undefined,
-  { returnTo, canEdit, listUrl, selectable = true }: ItemRowOptions,
+  { returnTo, canEdit, listUrl }: ItemRowOptions,
+  selectable = true,
 ): string {
   const page = {
     back: escape(`return_to=${encodeURIComponent(returnTo)}`),
@@ -56,6 +52,30 @@ export function itemRowsHtml(
   for (const item of items) rows += itemRowHtml(item, locationOf(item), page);
   return rows;
 }
+
+/** An empty item, for the rows the page's script fills with items the add-item island stores. */
+const BLANK_ITEM: Item = {
+  id: 0,
+  inventoryId: 0,
+  name: '',
+  amount: 0,
+  description: '',
+  createdBy: null,
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+  version: 1,
+  locationId: null,
+  minAmount: null,
+  low: false,
+  tags: [],
+};
+
+/**
+ * The row the page's script copies for a new item. Its checkbox would need script to carry
+ * the new id (the page's script budget has no room), so it has none: that comes with a reload.
+ */
+export const templateRowHtml = (options: ItemRowOptions): string =>
+  itemRowsHtml([BLANK_ITEM], () => undefined, options, false);
 
 function itemRowHtml(
   item: Item,
