@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { createPGlitePool } from './pglite-pool.ts';
+import { namingStatements } from './prepared-statements.ts';
 import { copyEmbeddedTemplate } from './template.ts';
 import type { Database } from './types.ts';
 
@@ -71,7 +72,7 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
         // event on the client, which pg-pool listens for only while the client is idle.
         // Unheard, that event would crash the process.
         pool.on('connect', (client) => client.on('error', () => undefined));
-        return pool;
+        return namingStatements(pool);
       },
     });
     const db = new Kysely<Database>({ dialect });
