@@ -4,8 +4,8 @@ import { pageCount, pageHref } from '../../paging.ts';
 import type { Database } from '../db/types.ts';
 import { parseRowId } from '../ids.ts';
 import { listItemsForMember, type ItemPage } from '../items/items.ts';
-import { listLocationsForMember, type Location } from '../items/locations.ts';
-import { listTagNamesForMember } from '../items/tags.ts';
+import { listItemChoicesForMember } from '../items/choices.ts';
+import type { Location } from '../items/locations.ts';
 import { allows, type Caller, type Denied, type Need } from './access.ts';
 import {
   findInventoryForMember,
@@ -59,11 +59,10 @@ export async function loadInventoryView(
       : undefined;
   const inventoryId = which === 'last-used' ? lastUsedOf(listedFirst ?? [])?.id : which;
   if (inventoryId === undefined) return { status: 'not-found' };
-  const [inventories, listing, locations, tagNames] = await Promise.all([
+  const [inventories, listing, { locations, tagNames }] = await Promise.all([
     listedFirst ?? listInventoriesForMember(db, caller, { itemCounts: false }),
     listItemsForMember(db, caller, 'read', { inventoryId }, query),
-    listLocationsForMember(db, caller, 'read', inventoryId),
-    listTagNamesForMember(db, caller, 'read', inventoryId),
+    listItemChoicesForMember(db, caller, 'read', inventoryId),
     remember ? rememberLastInventory(db, caller.userId, inventoryId) : undefined,
   ]);
   const inventory = inventories.find((candidate) => candidate.id === inventoryId);

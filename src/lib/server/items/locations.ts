@@ -48,13 +48,20 @@ export interface LocationWithCounts extends Location {
 export const locationPath = (location: Pick<Location, 'path'>): string =>
   location.path.join(PATH_SEPARATOR);
 
-interface LocationRow {
+export interface LocationRow {
   id: number;
   inventory_id: number;
   parent_id: number | null;
   name: string;
   name_key: string;
 }
+
+/** The columns a location is made of, read by `locationsInOrder`. */
+export const LOCATION_COLUMNS = ['id', 'inventory_id', 'parent_id', 'name', 'name_key'] as const;
+
+/** Rows of LOCATION_COLUMNS, one inventory's, as its locations in tree order. */
+export const locationsInOrder = (rows: readonly LocationRow[]): Location[] =>
+  new Tree(rows).inOrder();
 
 /** One inventory's locations, with the questions the rules ask of a tree. */
 class Tree {
@@ -155,11 +162,11 @@ export async function listLocationsForMember(
 ): Promise<Location[]> {
   const rows = await db
     .selectFrom('locations')
-    .select(['id', 'inventory_id', 'parent_id', 'name', 'name_key'])
+    .select(LOCATION_COLUMNS)
     .where('inventory_id', '=', inventoryId)
     .where('inventory_id', 'in', inventoriesFor(db, caller, need))
     .execute();
-  return new Tree(rows).inOrder();
+  return locationsInOrder(rows);
 }
 
 /** The same, with the items each location holds, directly and with its sub-locations. */

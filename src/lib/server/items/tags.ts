@@ -270,23 +270,3 @@ export const itemTagNames = sql<string[]>`coalesce((
   select array_agg(t.name order by t.name_key)
   from item_tags it join tags t on t.id = it.tag_id
   where it.item_id = items.id), '{}')`;
-
-/**
- * An inventory's tag names in name order, without counting their items: what the main
- * page's filter offers on every load, so it reads the tags table only.
- */
-export async function listTagNamesForMember(
-  db: Db,
-  caller: Caller,
-  need: Need,
-  inventoryId: number,
-): Promise<string[]> {
-  const rows = await db
-    .selectFrom('tags')
-    .select('name')
-    .where('inventory_id', '=', inventoryId)
-    .where('inventory_id', 'in', inventoriesFor(db, caller, need))
-    .orderBy('name_key')
-    .execute();
-  return rows.map((row) => row.name);
-}
