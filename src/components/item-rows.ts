@@ -5,7 +5,7 @@ import type { Item } from '../lib/server/items/items.ts';
 import { PATH_SEPARATOR } from '../lib/contracts/places.ts';
 import { locationPath, type Location } from '../lib/server/items/locations.ts';
 import { withFilter } from '../lib/paging.ts';
-import { iconSvg } from './icons.ts';
+import { iconSymbolsHtml, iconUseSvg, type IconName } from './icons.ts';
 
 /**
  * The rows of the items table (ItemTable.astro), written as one string: a page holds up to
@@ -23,6 +23,19 @@ export interface ItemRowOptions {
   /** The inventory's page, which the rows' location and tag links filter. */
   listUrl: URL;
 }
+
+/** The icons the rows draw, defined once ahead of the table by `rowIconSymbolsHtml`. */
+const ROW_ICONS = [
+  'pin',
+  'minus',
+  'plus',
+  'warning',
+  'edit',
+  'trash',
+] as const satisfies IconName[];
+// Only those: an icon missing from the definitions would draw nothing.
+const icon = (name: (typeof ROW_ICONS)[number], size: number) => iconUseSvg(name, size);
+export const rowIconSymbolsHtml = (): string => iconSymbolsHtml(ROW_ICONS);
 
 /** A deep place by its last two levels in the row ("… / Shelf 2 / Blue box"); all on hover. */
 const shortPath = ({ path }: Location) =>
@@ -100,7 +113,7 @@ function itemRowHtml(
         `<td class="select-cell"><label class="select-item"><input type="checkbox" name="ids" value="${item.id}" form="bulk-form" data-select>${hiddenName(name, 'Select ')}</label></td>`;
 
   const place = location
-    ? `<a class="item-place" href="${escape(withFilter(plain, 'location', String(location.id)))}" title="${escape(locationPath(location))}">${iconSvg('pin', 14)}<span class="visually-hidden">In</span><span>${escape(shortPath(location))}</span></a>`
+    ? `<a class="item-place" href="${escape(withFilter(plain, 'location', String(location.id)))}" title="${escape(locationPath(location))}">${icon('pin', 14)}<span class="visually-hidden">In</span><span>${escape(shortPath(location))}</span></a>`
     : '';
   const tags = item.tags
     .map(
@@ -111,19 +124,19 @@ function itemRowHtml(
   const meta = place || tags ? `<p class="item-meta">${place}${tags}</p>` : '';
 
   const stepper = canEdit
-    ? `<div class="stepper"><form method="post" action="${adjust}" data-delta="-1"><input type="hidden" name="delta" value="-1"><button type="submit" class="quiet step"${item.amount === 0 ? ' disabled' : ''}>${iconSvg('minus', 16)}${hiddenName(name, '−1 from ')}</button></form>${amount}<form method="post" action="${adjust}" data-delta="1"><input type="hidden" name="delta" value="1"><button type="submit" class="quiet step">${iconSvg('plus', 16)}${hiddenName(name, '+1 to ')}</button></form></div>`
+    ? `<div class="stepper"><form method="post" action="${adjust}" data-delta="-1"><input type="hidden" name="delta" value="-1"><button type="submit" class="quiet step"${item.amount === 0 ? ' disabled' : ''}>${icon('minus', 16)}${hiddenName(name, '−1 from ')}</button></form>${amount}<form method="post" action="${adjust}" data-delta="1"><input type="hidden" name="delta" value="1"><button type="submit" class="quiet step">${icon('plus', 16)}${hiddenName(name, '+1 to ')}</button></form></div>`
     : amount;
   const minimum =
     item.minAmount === null
       ? ''
       : `<span class="muted">(min <span data-min>${formatNumber(item.minAmount)}</span>)</span>`;
-  const low = `<p class="low-mark" data-low${item.low ? '' : ' hidden'}>${iconSvg('warning', 14)}Low ${minimum}</p>`;
+  const low = `<p class="low-mark" data-low${item.low ? '' : ' hidden'}>${icon('warning', 14)}Low ${minimum}</p>`;
 
   // No script: opening the (empty) details lifts the clamp through CSS.
   const description = `<td class="desc"><div class="clamp" data-cell="description">${escape(item.description)}</div><details class="more"${isLongText(item.description) ? '' : ' hidden'}><summary><span class="when-closed">Show all</span><span class="when-open">Show less</span>${hiddenName(name, ' of the description of ')}</summary></details></td>`;
 
   const actions = canEdit
-    ? `<td class="row-actions-cell"><div class="row-actions"><a class="button quiet" href="/items/${item.id}/edit?${back}">${iconSvg('edit', 16)}<span class="action-word">Edit</span>${hiddenName(name, ' ')}</a><form method="get" action="/items/${item.id}/delete" data-delete><input type="hidden" name="return_to" value="${returnTo}"><button type="submit" class="quiet destroy">${iconSvg('trash', 16)}<span class="action-word">Delete</span>${hiddenName(name, ' ')}</button></form></div><p class="error" role="alert" data-row-error hidden></p></td>`
+    ? `<td class="row-actions-cell"><div class="row-actions"><a class="button quiet" href="/items/${item.id}/edit?${back}">${icon('edit', 16)}<span class="action-word">Edit</span>${hiddenName(name, ' ')}</a><form method="get" action="/items/${item.id}/delete" data-delete><input type="hidden" name="return_to" value="${returnTo}"><button type="submit" class="quiet destroy">${icon('trash', 16)}<span class="action-word">Delete</span>${hiddenName(name, ' ')}</button></form></div><p class="error" role="alert" data-row-error hidden></p></td>`
     : '';
 
   return `<tr data-item-id="${item.id}" data-amount="${item.amount}">${select}<td class="name-cell"><a data-cell="name" class="item-name" href="/items/${item.id}/">${name}</a>${meta}</td><td class="amount">${stepper}${low}</td>${description}${actions}</tr>`;

@@ -234,14 +234,19 @@ const TAG =
 const bareTag = (tag: string) => tag.replace(/"[^"]*"|'[^']*'/g, '""');
 
 /**
+ * The site's own icons (icons.ts): the one kind of embedded element its pages carry, drawn
+ * in full or by reference, and the definitions the references point at.
+ */
+const SITE_ICON =
+  /^<svg class="(?:icon" viewBox="0 0 24 24"|icon"|icon-symbols") [^<>]*aria-hidden="true"[^<>]*>$/;
+
+/**
  * `payload` (user data) is on the page only as text: escaped where it would be markup.
  * Inside a quoted attribute value only the quote and `&` are markup, so `<` and `>` may
  * stand there as they are (HTML reads them as text); everywhere else they may not. The
  * payload adds no element, no event handler, no `javascript:` link and no inline script,
  * and decoded, the page shows it.
  */
-/** The site's own icons (icons.ts): the one kind of embedded element its pages carry. */
-const SITE_ICON = /^<svg class="icon" viewBox="0 0 24 24" [^<>]*aria-hidden="true"[^<>]*>$/;
 
 export function expectEscapedInHtml(html: string, payload: string, label: string): void {
   const tags = [...html.matchAll(TAG)].map((match) => match[0]);
