@@ -50,19 +50,35 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('prepared statements on PostgreS
     expect((await preparedTexts()).length).toBe(MAX_PREPARED_STATEMENTS);
   });
 
-  it('replaces a connection whose prepared statement went stale under a migration', async () => {
-    await sql`create table gauges (reading int)`.execute(database.db);
-    await sql`insert into gauges values (7)`.execute(database.db);
+  describe('a statement gone stale under a migration', () => {
     const read = () => sql<{ reading: unknown }>`select reading from gauges`.execute(database.db);
-    await read();
-    expect((await read()).rows).toEqual([{ reading: 7 }]);
-    const before = await backendPid();
+    let before: number;
 
-    // As a newer version's migration would, while this process still serves.
-    await sql`alter table gauges alter column reading type text`.execute(database.db);
+    beforeEach(async () => {
+      await sql`create table gauges (reading int)`.execute(database.db);
+      await sql`insert into gauges values (7)`.execute(database.db);
+      await read();
+      expect((await read()).rows).toEqual([{ reading: 7 }]);
+      before = await backendPid();
+      // As a migration would, run by this process or a newer version's while this one serves.
+      await sql`alter table gauges alter column reading type text`.execute(database.db);
+    });
 
-    await expect(read()).rejects.toMatchObject({ code: '0A000' });
-    expect((await read()).rows).toEqual([{ reading: '7' }]);
-    expect(await backendPid()).not.toBe(before);
+    it('runs again at once outside a transaction, and its connection is replaced', async () => {
+      expect((await read()).rows).toEqual([{ reading: '7' }]);
+      expect(await backendPid()).not.toBe(before);
+      expect((await read()).rows).toEqual([{ reading: '7' }]);
+    });
+
+    it('fails its transaction, and the connection is replaced for the next', async () => {
+      await expect(
+        database.db.transaction().execute(async (trx) => {
+          await sql`select 1`.execute(trx);
+          return sql`select reading from gauges`.execute(trx);
+        }),
+      ).rejects.toMatchObject({ code: '0A000' });
+      expect((await read()).rows).toEqual([{ reading: '7' }]);
+      expect(await backendPid()).not.toBe(before);
+    });
   });
 });

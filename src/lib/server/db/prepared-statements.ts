@@ -39,11 +39,15 @@ function nameFor(names: StatementNames, text: string): string | undefined {
 
 /**
  * Errors after which a connection's prepared statements cannot be trusted: a cached plan
- * whose result type changed under it (a column altered by a newer version's migration), or a
- * statement the server no longer has (a pooler in front of it that reset the session). The
- * connection is closed when it is given back, and its successor prepares them anew.
+ * whose result type changed under it (a table altered by a migration, run by this process or
+ * a newer version's), or a statement the server no longer has (a pooler in front of it that
+ * reset the session). The statement did not run: outside a transaction it runs again at
+ * once, unnamed; in one, the transaction has failed with it. Either way the connection is
+ * closed when it is given back, and its successor prepares the statements anew.
  */
 const STALE_STATEMENT = new Set(['0A000', '26000']);
+const TRANSACTION_START = /^(?:begin|start transaction)\b/i;
+const TRANSACTION_END = /^(?:commit|rollback)$/i;
 
 /**
  * `pool` as Kysely's PostgresDialect takes it, with each statement that comes back named
@@ -57,6 +61,7 @@ export function namingStatements(pool: pg.Pool): PostgresPool {
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let stale = false;
+    let inTransaction = false;
     // Kysely calls both: a statement with its values, and a cursor (which stays unnamed).
     function query<R>(text: string, values: readonly unknown[]): Promise<PostgresQueryResult<R>>;
     function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
@@ -65,15 +70,19 @@ export function namingStatements(pool: pg.Pool): PostgresPool {
       values?: readonly unknown[],
     ): unknown {
       if (typeof textOrCursor !== 'string') return client.query(textOrCursor as never);
+      const text = textOrCursor;
       const parameters = values as unknown[];
-      const name = nameFor(names, textOrCursor);
-      if (!name) return client.query(textOrCursor, parameters);
-      return client
-        .query({ name, text: textOrCursor, values: parameters })
-        .catch((error: unknown) => {
-          if (STALE_STATEMENT.has((error as { code?: string }).code ?? '')) stale = true;
-          throw error;
-        });
+      // Kysely's own statements open and close its transactions.
+      if (TRANSACTION_START.test(text)) inTransaction = true;
+      else if (TRANSACTION_END.test(text)) inTransaction = false;
+      const name = nameFor(names, text);
+      if (!name) return client.query(text, parameters);
+      return client.query({ name, text, values: parameters }).catch((error: unknown) => {
+        if (!STALE_STATEMENT.has((error as { code?: string }).code ?? '')) throw error;
+        stale = true;
+        if (inTransaction) throw error;
+        return client.query(text, parameters);
+      });
     }
     return {
       query,
