@@ -56,9 +56,9 @@ export function iconSvg(name: IconName, size = 18): string {
 }
 
 /**
- * Icons drawn many times on one page (the item rows' five, a hundred and more a page) are
- * defined once, by `iconSymbolsHtml` ahead of them, and drawn by `iconUseSvg`, which only
- * points at the definition: a page of 25 rows is some 9 KB lighter to write, encode and send.
+ * Icons drawn many times on one page (the item rows', a hundred and more a page) are defined
+ * once, by `iconSymbolsHtml` ahead of them, and drawn by `iconUseSvg`, which only points at
+ * the definition: a page of 25 rows is some 7 KB lighter to write and encode.
  */
 export function iconSymbolsHtml(names: readonly IconName[]): string {
   const symbols = names.map(

@@ -48,7 +48,7 @@ export interface LocationWithCounts extends Location {
 export const locationPath = (location: Pick<Location, 'path'>): string =>
   location.path.join(PATH_SEPARATOR);
 
-export interface LocationRow {
+interface LocationRow {
   id: number;
   inventory_id: number;
   parent_id: number | null;
