@@ -96,6 +96,11 @@ export function openDatabase(options: DatabaseOptions): DatabaseHandle {
       // Nobody else holds the database yet; later rounds queue for the one connection like
       // any query, so they never land inside someone's transaction.
       await pglite.exec('analyze');
+      // The database opens at the end of a start, which leaves V8's young generation at its
+      // largest and some 20 MB of pages that V8 would give back by itself only after ~100 s
+      // idle (its memory reducer's watchdog). Collected now, a restarted server idles at ~171
+      // MB instead of ~196. `gc` is there with node's --expose-gc, which `npm start` passes.
+      void globalThis.gc?.({ type: 'major', execution: 'async', flavor: 'last-resort' });
       maintenance = setInterval(() => {
         // A round that fails (the database is busy closing, say) is simply retried next hour.
         sql`vacuum analyze`.execute(db).catch(() => undefined);
