@@ -237,8 +237,7 @@ const bareTag = (tag: string) => tag.replace(/"[^"]*"|'[^']*'/g, '""');
  * The site's own icons (icons.ts): the one kind of embedded element its pages carry, drawn
  * in full or by reference, and the definitions the references point at.
  */
-const SITE_ICON =
-  /^<svg class="(?:icon" viewBox="0 0 24 24"|icon"|icon-symbols") [^<>]*aria-hidden="true"[^<>]*>$/;
+const SITE_ICON = /^<svg class="icon(?:-symbols)?" [^<>]*aria-hidden="true"[^<>]*>$/;
 
 /**
  * `payload` (user data) is on the page only as text: escaped where it would be markup.
@@ -247,7 +246,6 @@ const SITE_ICON =
  * payload adds no element, no event handler, no `javascript:` link and no inline script,
  * and decoded, the page shows it.
  */
-
 export function expectEscapedInHtml(html: string, payload: string, label: string): void {
   const tags = [...html.matchAll(TAG)].map((match) => match[0]);
   // The page without its tags' attribute values: markup and text, where `<` is markup.
