@@ -172,7 +172,6 @@ export function createSiteServer({
       const https = isHttps(req, trustProxy);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
       if (https) res.setHeader('Strict-Transport-Security', HSTS);
-      trackResponse(requestId, res);
       res.on('finish', () => {
         logger.info(
           {
@@ -192,7 +191,11 @@ export function createSiteServer({
         res.end(refusal.message);
         return;
       }
-      compress(req, res, () => handler(req, res));
+      compress(req, res, () => {
+        // After compress, so that the writes and 'drain' tracked are those it answers.
+        trackResponse(requestId, res);
+        handler(req, res);
+      });
     },
   );
   // Node ends a connection's last response with `destroySoon()`.
@@ -278,12 +281,12 @@ function refuseUnservableRequest(
 
 /*
  * Backpressure for streamed responses. Astro's Node response writer writes every chunk a
- * body stream yields without waiting for 'drain', so a slow client would let a large export
- * pile up in this process's socket buffer. A route that streams can instead wait, between
- * chunks, until the client has taken what was already written. The route only knows its
- * request id (the header set above), so responses in flight are found by that id, on a
- * process-wide registry because the start script and the built bundle each hold their own
- * copy of this module (see lifecycle.ts).
+ * body stream yields without waiting for 'drain', so whatever is slower than the route, a
+ * client that reads slowly or the compressor, would let a large export pile up in this
+ * process. A route that streams can instead wait, between chunks, until what it wrote has
+ * been taken. The route only knows its request id (the header set above), so responses in
+ * flight are found by that id, on a process-wide registry because the start script and the
+ * built bundle each hold their own copy of this module (see lifecycle.ts).
  */
 const RESPONSES_IN_FLIGHT = Symbol.for('pacil-inventory.responses-in-flight');
 
@@ -295,25 +298,40 @@ function responsesInFlight(): Map<string, DrainWaiter> {
   return holder[RESPONSES_IN_FLIGHT];
 }
 
+/**
+ * Follows what `res.write` answers the writer and the 'drain' that lifts a `false`. Through
+ * `compression` both are the compressor's: its input fills when gzip is slower than the
+ * export is made (a fast client, a fast database), and when the client stops reading, since
+ * the compressor then stops too. Waiting only on the socket, as this once did, missed the
+ * first: a 100,000-item export queued up to 40 MB in gzip's input (bench/RESULTS.md, round 5).
+ */
 function trackResponse(requestId: string, res: http.ServerResponse): void {
-  // The socket's own buffer is what fills when the client stops reading. Compression sits
-  // between the response and the socket, and has its own idea of the response's 'drain'.
-  const waiter: DrainWaiter = () => {
-    const socket = res.socket;
-    // Nothing to wait for once the buffer is below its mark, or the response is over.
-    if (!socket?.writableNeedDrain || res.destroyed || res.writableEnded) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      res.on('close', done);
-    });
+  let full = false;
+  let wake: (() => void) | undefined;
+  const drained = () => {
+    full = false;
+    wake?.();
+    wake = undefined;
   };
+  const write = res.write as (...args: unknown[]) => boolean;
+  res.write = function (this: http.ServerResponse, ...args: unknown[]) {
+    const accepted = write.apply(this, args);
+    if (!accepted) full = true;
+    return accepted;
+  } as typeof res.write;
+  res.on('drain', drained);
+  // One stream per response, so one waiter at a time.
+  const waiter: DrainWaiter = () =>
+    !full || res.destroyed || res.writableEnded
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          wake = resolve;
+        });
   responsesInFlight().set(requestId, waiter);
-  res.once('close', () => responsesInFlight().delete(requestId));
+  res.once('close', () => {
+    responsesInFlight().delete(requestId);
+    drained();
+  });
 }
 
 /**
