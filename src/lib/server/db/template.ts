@@ -31,11 +31,16 @@ export function embeddedTemplateDir(): string {
 /** PostgreSQL's mark of a made data directory: PGlite runs initdb where it is missing. */
 const MADE_MARK = 'PG_VERSION';
 
+/** Whether the build has made the template (and no build since has emptied `dist/`). */
+export function hasEmbeddedTemplate(): boolean {
+  return existsSync(path.join(embeddedTemplateDir(), MADE_MARK));
+}
+
 /** Fills a data directory that has no database yet from the template, if there is one. */
 export function copyEmbeddedTemplate(dataDir: string): void {
   const template = embeddedTemplateDir();
   if (dataDir.includes('://') || existsSync(path.join(dataDir, MADE_MARK))) return;
-  if (!existsSync(path.join(template, MADE_MARK))) return;
+  if (!hasEmbeddedTemplate()) return;
   mkdirSync(dataDir, { recursive: true });
   // The mark goes last, so a copy cut short is simply made again at the next start.
   for (const entry of readdirSync(template)) {
