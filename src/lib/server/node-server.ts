@@ -303,7 +303,8 @@ function responsesInFlight(): Map<string, DrainWaiter> {
  * `compression` both are the compressor's: its input fills when gzip is slower than the
  * export is made (a fast client, a fast database), and when the client stops reading, since
  * the compressor then stops too. Waiting only on the socket, as this once did, missed the
- * first: a 100,000-item export queued up to 40 MB in gzip's input (bench/RESULTS.md, round 5).
+ * first: a 100,000-item export's batches queued in gzip's input and added 30–50 MB to its
+ * peak (bench/RESULTS.md, issue 20, round 5).
  */
 function trackResponse(requestId: string, res: http.ServerResponse): void {
   let full = false;
