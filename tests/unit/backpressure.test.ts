@@ -13,8 +13,8 @@ import {
 
 /*
  * waitForDrain as a streaming route uses it (the exports): write a chunk, wait, write the
- * next. Whatever is slower than the route, the client or the compressor, must hold the route back,
- * or a large export piles up in the server's memory.
+ * next. Whatever is slower than the route, the client or the compressor, must hold the
+ * route back, or a large export piles up in the server's memory.
  */
 
 /** Random hex: text a compressor can only halve, so it has real work to do. */
