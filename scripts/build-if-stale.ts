@@ -60,7 +60,7 @@ function withBuildLock(build: () => void): void {
   }
 }
 
-/** Made in a process of its own, with the flag `npm start` runs PGlite under (package.json). */
+/** The template is made in a process of its own, under the flag `npm start` gives PGlite. */
 const TEMPLATE_COMMAND = ['--liftoff-only', path.join(ROOT, 'scripts/embedded-template.ts')];
 
 function run(args: string[], what: string, env?: NodeJS.ProcessEnv): void {
